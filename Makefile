@@ -1,0 +1,8 @@
+PY := .venv/bin/python
+.venv/.stamp: pyproject.toml requirements-dev.txt ; python3 -m venv .venv && $(PY) -m pip install -q --upgrade pip && $(PY) -m pip install -q -e . -r requirements-dev.txt && touch $@
+venv: .venv/.stamp
+lint: .venv/.stamp ; $(PY) -m ruff check . && $(PY) -m ruff format --check .
+format: .venv/.stamp ; $(PY) -m ruff check --fix . && $(PY) -m ruff format .
+typecheck: .venv/.stamp ; $(PY) -m mypy
+test: lint typecheck ; $(PY) -m pytest --cov --cov-report=term
+.PHONY: venv lint format typecheck test

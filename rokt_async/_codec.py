@@ -1,0 +1,59 @@
+"""The shared msgspec Encoder and one typed Decoder per response, built once.
+
+``strict=False`` lets responses carry numeric strings where the schema says number
+(one of Rokt's published samples sends ``"quantity": "15"``).
+"""
+
+from __future__ import annotations
+
+from typing import Final, TypeVar
+
+import msgspec
+
+from ._errors import ResponseDecodeError
+from ._models import (
+    ConfirmResponse,
+    ErrorBody,
+    PlacementsResponse,
+    ReleaseResponse,
+    ReserveResponse,
+)
+
+T = TypeVar("T")
+
+ENCODER: Final = msgspec.json.Encoder()
+RESERVE: Final = msgspec.json.Decoder(ReserveResponse, strict=False)
+CONFIRM: Final = msgspec.json.Decoder(ConfirmResponse, strict=False)
+RELEASE: Final = msgspec.json.Decoder(ReleaseResponse, strict=False)
+PLACEMENTS: Final = msgspec.json.Decoder(PlacementsResponse, strict=False)
+_ERROR_BODY: Final = msgspec.json.Decoder(ErrorBody, strict=False)
+
+
+def decode_ok(data: bytes, decoder: msgspec.json.Decoder[T], status: int) -> T:
+    """Decode a 2xx body, or raise ``ResponseDecodeError`` saying what was wrong."""
+    if not data:
+        raise ResponseDecodeError(f"HTTP {status} with an empty body", status=status)
+    try:
+        return decoder.decode(data)
+    except msgspec.ValidationError as exc:  # JSON of the wrong shape
+        raise ResponseDecodeError(
+            f"HTTP {status} body has the wrong shape: {exc}", status=status
+        ) from None
+    except msgspec.DecodeError:  # not JSON at all (HTML, truncated...)
+        raise ResponseDecodeError(
+            f"HTTP {status} body is not JSON ({len(data)} bytes)", status=status
+        ) from None
+    except RecursionError:
+        raise ResponseDecodeError(
+            f"HTTP {status} body is nested too deeply", status=status
+        ) from None
+
+
+def parse_error_body(data: bytes) -> ErrorBody | None:
+    """Rokt's error JSON, or None for proxy HTML, empty or malformed bodies."""
+    if not data:
+        return None
+    try:
+        return _ERROR_BODY.decode(data)
+    except (msgspec.DecodeError, RecursionError):  # ValidationError is a subclass
+        return None

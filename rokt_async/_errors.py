@@ -1,0 +1,231 @@
+"""The exception tree and the one status -> class table.
+
+```
+RoktError                                   root; never raised itself
+├── ConfigurationError (ValueError)         bad client arguments, CR/LF in header values
+├── RequestValidationError (ValueError)     refused before sending
+├── ClientStateError (RuntimeError)         the client cannot be used from here
+│   ├── ClientClosedError                   used before open or after close; reopen
+│   ├── EventLoopMismatchError              used from a loop it was not opened on
+│   └── ForkedProcessError                  used in a child process after fork
+├── TransportError                          no usable HTTP answer
+│   ├── ConnectError                        nothing reached Rokt (refused, DNS, pool)
+│   ├── RequestTimeoutError (TimeoutError)  deadline passed; outcome unknown
+│   └── ConnectionLostError                 reset or disconnect mid-exchange
+├── OutcomeUnknownError                     retries ran out after an ambiguous failure
+├── ResponseDecodeError                     2xx whose body is empty/malformed/oversized
+└── APIError                                non-2xx answer: .status .body .request_id
+    ├── RedirectError 3xx (never followed)
+    ├── BadRequestError 400 · AuthenticationError 401 · PermissionDeniedError 403
+    ├── NotFoundError 404 · ConflictError 409 · UnprocessableEntityError 422
+    ├── RateLimitError 429
+    └── ServerError 5xx
+        └── GatewayTimeoutError 504
+```
+Messages never carry headers, the API key or ``errors[].value``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar, Final
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from ._models import ErrorBody
+
+__all__ = [
+    "APIError",
+    "AuthenticationError",
+    "BadRequestError",
+    "ClientClosedError",
+    "ClientStateError",
+    "ConfigurationError",
+    "ConflictError",
+    "ConnectError",
+    "ConnectionLostError",
+    "EventLoopMismatchError",
+    "ForkedProcessError",
+    "GatewayTimeoutError",
+    "NotFoundError",
+    "OutcomeUnknownError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "RedirectError",
+    "RequestTimeoutError",
+    "RequestValidationError",
+    "ResponseDecodeError",
+    "RoktError",
+    "ServerError",
+    "TransportError",
+    "UnprocessableEntityError",
+    "error_class",
+]
+
+
+class RoktError(Exception):
+    """Root of every error this library raises; never raised itself."""
+
+    retryable: ClassVar[bool] = False
+    #: How many attempts the call made before this error surfaced.
+    attempts: int = 1
+
+
+class ConfigurationError(RoktError, ValueError):
+    """The client was given an unusable argument (bad URL, CR/LF in a header...)."""
+
+
+class RequestValidationError(RoktError, ValueError):
+    """A request Rokt would refuse was caught before anything was sent."""
+
+
+class ClientStateError(RoktError, RuntimeError):
+    """The client cannot serve a call from where it was called."""
+
+
+class ClientClosedError(ClientStateError):
+    """The client is not open: used before ``async with``, after close, or reopened."""
+
+
+class EventLoopMismatchError(ClientStateError):
+    """The client was used from an event loop other than the one it opened on."""
+
+
+class ForkedProcessError(ClientStateError):
+    """The client was opened in a parent process and used in a forked child."""
+
+
+class TransportError(RoktError):
+    """No usable HTTP answer arrived."""
+
+
+class ConnectError(TransportError):
+    """Nothing reached Rokt: refused, DNS, TLS handshake or pool wait failed."""
+
+
+class RequestTimeoutError(TransportError, TimeoutError):
+    """No complete answer before the deadline; the outcome is unknown."""
+
+
+class ConnectionLostError(TransportError):
+    """The connection broke mid-exchange; the outcome is unknown."""
+
+
+class ResponseDecodeError(RoktError):
+    """A 2xx answer whose body is empty, malformed, oversized or of the wrong shape."""
+
+    def __init__(self, message: str, *, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class OutcomeUnknownError(RoktError):
+    """Retries ran out after an ambiguous failure: Rokt may or may not have acted.
+
+    Reconcile by sending the same request again (same identifiers): Rokt treats a
+    repeated confirm of the same identifiers as the same purchase.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        endpoint: str,
+        identifiers: Mapping[str, str],
+        attempts: int,
+        last_error: RoktError,
+    ) -> None:
+        super().__init__(message)
+        self.endpoint = endpoint
+        self.identifiers = dict(identifiers)
+        self.attempts = attempts
+        self.last_error = last_error
+
+    @property
+    def last_status(self) -> int | None:
+        """HTTP status of the last attempt, or None if it got no answer."""
+        last = self.last_error
+        return last.status if isinstance(last, APIError) else None
+
+
+class APIError(RoktError):
+    """Rokt (or a proxy in front of it) answered with a non-2xx status."""
+
+    def __init__(
+        self,
+        status: int,
+        body: ErrorBody | None,
+        request_id: str | None = None,
+        *,
+        retry_after: float | None = None,
+    ) -> None:
+        reason = body.description if body is not None and body.description else None
+        super().__init__(f"HTTP {status}: {reason or 'no Rokt error body'}")
+        self.status = status
+        self.body = body
+        self.request_id = request_id
+        self.retry_after = retry_after
+
+
+class RedirectError(APIError):
+    """A 3xx answer; redirects are never followed because they would leak the key."""
+
+
+class BadRequestError(APIError):
+    """400: Rokt refused the request as malformed."""
+
+
+class AuthenticationError(APIError):
+    """401: the API key is missing or unknown."""
+
+
+class PermissionDeniedError(APIError):
+    """403: the key may not act for this tag id."""
+
+
+class NotFoundError(APIError):
+    """404: no such endpoint (check ``base_url``)."""
+
+
+class ConflictError(APIError):
+    """409: the request conflicts with what Rokt already holds."""
+
+
+class UnprocessableEntityError(APIError):
+    """422: well-formed but impossible (e.g. a cart that never existed)."""
+
+
+class RateLimitError(APIError):
+    """429: throttled; the request was refused, not performed."""
+
+
+class ServerError(APIError):
+    """5xx: Rokt or a proxy failed."""
+
+
+class GatewayTimeoutError(ServerError):
+    """504: the gateway gave up waiting; the upstream may still have acted."""
+
+
+_BY_STATUS: Final[Mapping[int, type[APIError]]] = {
+    400: BadRequestError,
+    401: AuthenticationError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    409: ConflictError,
+    422: UnprocessableEntityError,
+    429: RateLimitError,
+    504: GatewayTimeoutError,
+}
+
+
+def error_class(status: int) -> type[APIError]:
+    """The exception class for a non-2xx status."""
+    found = _BY_STATUS.get(status)
+    if found is not None:
+        return found
+    if status >= 500:
+        return ServerError
+    if 300 <= status < 400:
+        return RedirectError
+    return APIError

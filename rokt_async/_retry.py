@@ -1,0 +1,321 @@
+"""Retries: classification, backoff with full jitter, deadline, budget, hooks.
+
+The waits come from ``backoff.expo`` with full jitter; our own loop owns the clock
+(the event loop's monotonic time), so that a call's deadline bounds every attempt and
+every sleep, ``Retry-After`` is honoured, and the client-wide budget is consulted
+before each retry. The happy path costs one attempt and two counter updates.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Final, TypeAlias
+
+import backoff
+
+from ._errors import (
+    APIError,
+    ConnectError,
+    ConnectionLostError,
+    OutcomeUnknownError,
+    RateLimitError,
+    RequestTimeoutError,
+    RoktError,
+)
+from ._session import client_timeout
+from ._transport import post_once
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Iterator, Mapping
+
+    import aiohttp
+
+    from ._config import RetryPolicy, Timeouts
+    from ._endpoints import Endpoint
+    from ._models import _Wire
+
+
+__all__ = ["ClientStats", "Retrier", "RetryBudget", "RetryEvent", "classify"]
+
+_log: Final = logging.getLogger("rokt_async")
+
+#: Kinds of failure, as the retry layer sees them.
+NEVER_SENT: Final = "never_sent"  # nothing reached Rokt: safe to resend anywhere
+THROTTLED: Final = "throttled"  # 429: refused, not performed
+AMBIGUOUS: Final = "ambiguous"  # may have taken effect: resend only with identifiers
+_AMBIGUOUS_STATUSES: Final = frozenset({502, 503, 504})
+
+
+def classify(exc: RoktError) -> str | None:
+    """The failure's kind, or None for a definite failure that is never retried."""
+    if isinstance(exc, ConnectError):
+        return NEVER_SENT
+    if isinstance(exc, RateLimitError):
+        return THROTTLED
+    if isinstance(exc, RequestTimeoutError | ConnectionLostError):
+        return AMBIGUOUS
+    if isinstance(exc, APIError) and exc.status in _AMBIGUOUS_STATUSES:
+        return AMBIGUOUS
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class RetryEvent:
+    """What an ``on_retry`` hook receives before the client sleeps and retries.
+
+    Attributes:
+        endpoint: operation name (``confirm``, ``reserve``...).
+        attempt: the attempt that just failed, counting from 1.
+        delay: seconds the client will wait before the next attempt.
+        cause: the error of the failed attempt.
+    """
+
+    endpoint: str
+    attempt: int
+    delay: float
+    cause: RoktError
+
+
+RetryHook: TypeAlias = Callable[[RetryEvent], None]
+
+
+@dataclass(frozen=True, slots=True)
+class ClientStats:
+    """Client-wide counters since the client was created."""
+
+    calls: int
+    attempts: int
+    retries: int
+    budget_refusals: int
+    outcomes_unknown: int
+    hedges: int
+    budget_tokens: int
+
+
+class StatsCounter:
+    """The mutable counters behind ``client.stats``."""
+
+    __slots__ = (
+        "attempts",
+        "budget_refusals",
+        "calls",
+        "hedges",
+        "outcomes_unknown",
+        "retries",
+    )
+
+    def __init__(self) -> None:
+        self.calls = self.attempts = self.retries = 0
+        self.budget_refusals = self.outcomes_unknown = self.hedges = 0
+
+    def snapshot(self, budget: RetryBudget) -> ClientStats:
+        return ClientStats(
+            calls=self.calls,
+            attempts=self.attempts,
+            retries=self.retries,
+            budget_refusals=self.budget_refusals,
+            outcomes_unknown=self.outcomes_unknown,
+            hedges=self.hedges,
+            budget_tokens=budget.tokens,
+        )
+
+
+class RetryBudget:
+    """Client-wide token bucket (botocore's standard mode) that stops retry storms.
+
+    A retry costs ``retry_cost`` tokens (``timeout_cost`` after a timeout); a call
+    that succeeds on its first attempt refunds ``refund``. When the bucket cannot
+    pay for a retry, the call fails fast with its last error.
+    """
+
+    __slots__ = ("capacity", "refund", "retry_cost", "timeout_cost", "tokens")
+
+    def __init__(
+        self,
+        capacity: int = 500,
+        retry_cost: int = 5,
+        timeout_cost: int = 10,
+        refund: int = 1,
+    ) -> None:
+        self.capacity = self.tokens = capacity
+        self.retry_cost = retry_cost
+        self.timeout_cost = timeout_cost
+        self.refund = refund
+
+    def cost_of(self, exc: RoktError) -> int:
+        """Tokens a retry after ``exc`` costs."""
+        timed_out = isinstance(exc, RequestTimeoutError)
+        return self.timeout_cost if timed_out else self.retry_cost
+
+    def try_spend(self, cost: int) -> bool:
+        """Take ``cost`` tokens if there are that many; False changes nothing."""
+        if self.tokens < cost:
+            return False
+        self.tokens -= cost
+        return True
+
+    def give_back(self, amount: int) -> None:
+        """Return tokens, never past capacity."""
+        self.tokens = min(self.capacity, self.tokens + amount)
+
+
+def _delays(policy: RetryPolicy) -> Iterator[float]:
+    """Exponential backoff before jitter: base, 2*base, 4*base... capped."""
+    waits = backoff.expo(base=2, factor=policy.base_delay, max_value=policy.max_delay)
+    next(waits)  # backoff's generators are primed with one send(None)
+    return waits
+
+
+class Retrier:
+    """Runs one call: attempts, waits, budget and hooks under one deadline."""
+
+    __slots__ = (
+        "_budget",
+        "_clock",
+        "_hooks",
+        "_max_bytes",
+        "_random",
+        "_sleep",
+        "_stats",
+        "_timeouts",
+    )
+
+    def __init__(
+        self,
+        *,
+        stats: StatsCounter,
+        budget: RetryBudget,
+        hooks: tuple[RetryHook, ...],
+        timeouts: Timeouts,
+        max_bytes: int,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        rng: Callable[[], float] = random.random,
+        clock: Callable[[], float] | None = None,
+    ) -> None:
+        self._stats = stats
+        self._budget = budget
+        self._hooks = hooks
+        self._timeouts = timeouts
+        self._max_bytes = max_bytes
+        self._sleep = sleep
+        self._random = rng
+        self._clock = clock
+
+    async def call(
+        self,
+        session: aiohttp.ClientSession,
+        endpoint: Endpoint,
+        url: str,
+        request: _Wire,
+        payload: bytes,
+        headers: Mapping[str, str],
+        policy: RetryPolicy,
+        timeout: float | None,
+    ) -> tuple[int, bytes | None]:
+        """Send until an answer, a definite failure, or the policy says stop.
+
+        Raises:
+            OutcomeUnknownError: a state-changing call gave up after an ambiguous
+                failure.
+            RoktError: the last failure, with ``.attempts`` set.
+        """
+        stats = self._stats
+        stats.calls += 1
+        clock = self._clock or asyncio.get_running_loop().time
+        deadline = clock() + (
+            timeout if timeout is not None else policy.deadline_for(endpoint.name)
+        )
+        attempt = 0
+        ambiguous_seen = False
+        waits: Iterator[float] | None = None
+        while True:
+            attempt += 1
+            stats.attempts += 1
+            try:
+                answer = await post_once(
+                    session,
+                    url,
+                    payload,
+                    headers,
+                    client_timeout(self._timeouts, deadline - clock()),
+                    self._max_bytes,
+                )
+            except RoktError as exc:
+                kind = classify(exc)
+                ambiguous_seen = ambiguous_seen or kind is AMBIGUOUS
+                if _log.isEnabledFor(logging.DEBUG):
+                    _log.debug(
+                        "POST %s attempt %d failed: %s",
+                        url,
+                        attempt,
+                        type(exc).__name__,
+                    )
+                waits = waits or _delays(policy)
+                delay = self._plan_retry(
+                    exc, kind, endpoint, policy, attempt, waits, deadline - clock()
+                )
+                if delay is None:
+                    exc.attempts = attempt
+                    if not (ambiguous_seen and endpoint.changes_state):
+                        raise
+                    raise self._outcome_unknown(exc, endpoint, request) from exc
+                stats.retries += 1
+                event = RetryEvent(endpoint.name, attempt, delay, exc)
+                for hook in self._hooks:
+                    hook(event)
+                await self._sleep(delay)
+                continue
+            if attempt == 1:
+                self._budget.give_back(self._budget.refund)
+            if _log.isEnabledFor(logging.DEBUG):
+                _log.debug("POST %s -> %d (attempt %d)", url, answer[0], attempt)
+            return answer
+
+    def _plan_retry(
+        self,
+        exc: RoktError,
+        kind: str | None,
+        endpoint: Endpoint,
+        policy: RetryPolicy,
+        attempt: int,
+        waits: Iterator[float],
+        remaining: float,
+    ) -> float | None:
+        """Seconds to wait before the next attempt, or None to stop here.
+
+        Stops on a definite failure, an ambiguous one where resending is unsafe, the
+        last attempt, a wait that would cross the deadline, or an empty budget.
+        """
+        if kind is None or attempt >= policy.max_attempts:
+            return None
+        if kind is AMBIGUOUS and not (
+            endpoint.repeatable or policy.retry_reserve_when_ambiguous
+        ):
+            return None
+        delay = next(waits) * self._random()  # full jitter
+        retry_after = exc.retry_after if isinstance(exc, APIError) else None
+        if retry_after is not None:
+            delay = max(delay, min(retry_after, policy.max_delay))
+        if delay >= remaining:  # no attempt may start after the deadline
+            return None
+        if not self._budget.try_spend(self._budget.cost_of(exc)):
+            self._stats.budget_refusals += 1
+            return None
+        return delay
+
+    def _outcome_unknown(
+        self, exc: RoktError, endpoint: Endpoint, request: _Wire
+    ) -> OutcomeUnknownError:
+        self._stats.outcomes_unknown += 1
+        return OutcomeUnknownError(
+            f"{endpoint.name}: outcome unknown after {exc.attempts} attempts"
+            f" (last: {type(exc).__name__}); resend the same request to reconcile",
+            endpoint=endpoint.name,
+            identifiers=endpoint.identifiers(request),
+            attempts=exc.attempts,
+            last_error=exc,
+        )

@@ -1,0 +1,129 @@
+"""One attempt: the aiohttp POST, a capped body read, status -> bytes or typed error.
+
+aiohttp and asyncio failures are translated here and nowhere else. aiohttp's
+``ClientResponseError`` family carries the request headers (and so the API key) in its
+repr, so those are raised outside the ``except`` block: nothing of them stays in the
+chain.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import time
+from typing import TYPE_CHECKING, Final
+
+import aiohttp
+
+from ._codec import parse_error_body
+from ._errors import (
+    APIError,
+    ConnectError,
+    ConnectionLostError,
+    RequestTimeoutError,
+    error_class,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from multidict import CIMultiDictProxy
+
+_REQUEST_ID_HEADERS: Final = ("x-request-id", "x-amzn-requestid", "request-id")
+
+
+async def post_once(
+    session: aiohttp.ClientSession,
+    url: str,
+    payload: bytes,
+    headers: Mapping[str, str],
+    timeout: aiohttp.ClientTimeout,
+    max_bytes: int,
+) -> tuple[int, bytes | None]:
+    """Send one POST and return ``(status, body)`` for a 2xx answer.
+
+    ``body`` is None when it was larger than ``max_bytes``.
+
+    Raises:
+        APIError: a non-2xx answer, with Rokt's parsed error body when there is one.
+        TransportError: no usable answer (see its subclasses).
+    """
+    lost: str | None = None
+    try:
+        async with session.post(
+            url,
+            data=payload,
+            headers=headers,
+            timeout=timeout,
+            allow_redirects=False,
+        ) as response:
+            status = response.status
+            body = await _read_capped(response, max_bytes)
+            if 200 <= status < 300:
+                return status, body
+            raise _api_error(status, body, response.headers)
+    except aiohttp.ConnectionTimeoutError as exc:  # pool wait or connect: never sent
+        raise ConnectError("timed out waiting for a connection") from exc
+    except aiohttp.ClientConnectorError as exc:  # refused, DNS, TLS: never sent
+        raise ConnectError(f"could not connect: {exc.os_error}") from exc
+    except TimeoutError as exc:  # read gap or the attempt's deadline
+        raise RequestTimeoutError("no complete answer before the deadline") from exc
+    except aiohttp.ClientResponseError as exc:  # its repr holds the request headers
+        lost = f"{type(exc).__name__}: {exc.status} {exc.message}"
+    except aiohttp.ClientPayloadError as exc:
+        raise ConnectionLostError(
+            f"the answer broke off mid-body ({type(exc).__name__})"
+        ) from exc
+    except aiohttp.ClientError as exc:  # disconnects, resets, OS errors
+        raise ConnectionLostError(
+            f"the connection was lost ({type(exc).__name__})"
+        ) from exc
+    raise ConnectionLostError(f"unreadable answer ({lost})")
+
+
+async def _read_capped(
+    response: aiohttp.ClientResponse, max_bytes: int
+) -> bytes | None:
+    """The whole body, or None (and the connection dropped) once it passes the cap."""
+    length = response.content_length
+    if length is not None:
+        if length > max_bytes:
+            response.close()
+            return None
+        return await response.read()
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.content.iter_any():
+        size += len(chunk)
+        if size > max_bytes:
+            response.close()
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _api_error(
+    status: int, body: bytes | None, headers: CIMultiDictProxy[str]
+) -> APIError:
+    parsed = parse_error_body(body) if body else None
+    request_id = next(
+        (headers[name] for name in _REQUEST_ID_HEADERS if name in headers), None
+    )
+    retry_after = parse_retry_after(headers.get("Retry-After"))
+    return error_class(status)(status, parsed, request_id, retry_after=retry_after)
+
+
+def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (delta-seconds or HTTP date)."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        return None
+    wall = time.time() if now is None else now
+    return max(0.0, when.timestamp() - wall)

@@ -1,0 +1,28 @@
+"""Checked by mypy only: the public API's types as a user's code sees them."""
+
+from __future__ import annotations
+
+from typing import assert_type
+
+from rokt_async import (
+    ConfirmItem,
+    ConfirmRequest,
+    ConfirmResponse,
+    ConfirmedItem,
+    PlacementsRequest,
+    RoktClient,
+)
+
+
+async def confirm_and_check(client: RoktClient) -> None:
+    request = ConfirmRequest(
+        cart_id="c", order_id="o", items=(ConfirmItem(cart_item_id="i", quantity=1),)
+    )
+    response = await client.confirm_cart(request, session_id="s", timeout=2.0)
+    assert_type(response, ConfirmResponse)
+    assert_type(response.failed_items, tuple[ConfirmedItem, ...])
+    shown = await client.any_placements(
+        PlacementsRequest(cart_id="c", page_identifier="checkout.upsell")
+    )
+    assert_type(shown, bool)
+    assert_type(client.with_options(locale="en"), RoktClient)
