@@ -29,7 +29,9 @@ from ._errors import (
     ForkedProcessError,
     RequestValidationError,
     ResponseDecodeError,
+    RoktError,
 )
+from ._many import run_bounded
 from ._retry import Retrier, RetryBudget, RetryHook, StatsCounter
 from ._session import USER_AGENT, new_session
 
@@ -476,6 +478,46 @@ class RoktClient:
             _endpoints.PLACEMENTS, request, session_id, locale, timeout
         )
         return bool(response.result)
+
+    # --- bounded fan-out ------------------------------------------------------------
+
+    async def confirm_many(
+        self,
+        requests: Iterable[ConfirmRequest],
+        *,
+        concurrency: int = 64,
+        timeout: float | None = None,
+    ) -> list[ConfirmResponse | RoktError]:
+        """Confirm many carts with at most ``concurrency`` calls in flight.
+
+        Returns:
+            One entry per request, in input order: the response, or the ``RoktError``
+            that request ended in. One failure never cancels the others; cancelling
+            the caller cancels every call still running.
+        """
+        return await run_bounded(
+            lambda request: self.confirm_cart(request, timeout=timeout),
+            tuple(requests),
+            concurrency,
+        )
+
+    async def release_many(
+        self,
+        requests: Iterable[ReleaseRequest],
+        *,
+        concurrency: int = 64,
+        timeout: float | None = None,
+    ) -> list[ReleaseResponse | RoktError]:
+        """Release many carts with at most ``concurrency`` calls in flight.
+
+        Returns:
+            One entry per request, in input order: the response or its ``RoktError``.
+        """
+        return await run_bounded(
+            lambda request: self.release_cart(request, timeout=timeout),
+            tuple(requests),
+            concurrency,
+        )
 
     # --- the one path behind every endpoint ---------------------------------------
 

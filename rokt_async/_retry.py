@@ -9,6 +9,7 @@ before each retry. The happy path costs one attempt and two counter updates.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import random
 from collections.abc import Callable
@@ -26,6 +27,7 @@ from ._errors import (
     RequestTimeoutError,
     RoktError,
 )
+from ._hedge import hedged
 from ._session import client_timeout
 from ._transport import post_once
 
@@ -229,21 +231,35 @@ class Retrier:
         deadline = clock() + (
             timeout if timeout is not None else policy.deadline_for(endpoint.name)
         )
+        hedge_after = (
+            policy.hedge_placements_after if not endpoint.changes_state else None
+        )
         attempt = 0
         ambiguous_seen = False
         waits: Iterator[float] | None = None
         while True:
             attempt += 1
             stats.attempts += 1
+            timeout_now = client_timeout(self._timeouts, deadline - clock())
             try:
-                answer = await post_once(
-                    session,
-                    url,
-                    payload,
-                    headers,
-                    client_timeout(self._timeouts, deadline - clock()),
-                    self._max_bytes,
-                )
+                if hedge_after is None:
+                    answer = await post_once(
+                        session, url, payload, headers, timeout_now, self._max_bytes
+                    )
+                else:
+                    answer = await hedged(
+                        functools.partial(
+                            post_once,
+                            session,
+                            url,
+                            payload,
+                            headers,
+                            timeout_now,
+                            self._max_bytes,
+                        ),
+                        hedge_after,
+                        self._may_hedge,
+                    )
             except RoktError as exc:
                 kind = classify(exc)
                 ambiguous_seen = ambiguous_seen or kind is AMBIGUOUS
@@ -306,6 +322,15 @@ class Retrier:
             self._stats.budget_refusals += 1
             return None
         return delay
+
+    def _may_hedge(self) -> bool:
+        """A hedge is one more attempt: counted, and paid for from the budget."""
+        if not self._budget.try_spend(self._budget.retry_cost):
+            self._stats.budget_refusals += 1
+            return False
+        self._stats.hedges += 1
+        self._stats.attempts += 1
+        return True
 
     def _outcome_unknown(
         self, exc: RoktError, endpoint: Endpoint, request: _Wire

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import assert_type
 
 from rokt_async import (
+    ConfirmedItem,
     ConfirmItem,
     ConfirmRequest,
     ConfirmResponse,
-    ConfirmedItem,
     PlacementsRequest,
     RoktClient,
 )

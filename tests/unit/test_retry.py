@@ -1,0 +1,316 @@
+"""Retry behaviour with an injected RNG, sleeper and clock (no real waiting)."""
+
+from __future__ import annotations
+
+import dataclasses
+import email.utils
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from aioresponses import aioresponses
+
+from rokt_async import (
+    DEFAULT_RETRY,
+    BadRequestError,
+    ConnectError,
+    ConnectionLostError,
+    GatewayTimeoutError,
+    OutcomeUnknownError,
+    RateLimitError,
+    RequestTimeoutError,
+    RetryEvent,
+    RetryPolicy,
+    ServerError,
+)
+from rokt_async._retry import (
+    AMBIGUOUS,
+    NEVER_SENT,
+    THROTTLED,
+    Retrier,
+    RetryBudget,
+    classify,
+)
+from rokt_async._transport import parse_retry_after
+from tests.conftest import (
+    A_CONFIRM,
+    A_PLACEMENTS,
+    A_RESERVE,
+    FAKE_BASE,
+    make_client,
+)
+
+if TYPE_CHECKING:
+    from rokt_async import RoktClient
+
+CONFIRM_URL = f"{FAKE_BASE}/v1/cart/confirm"
+RESERVE_URL = f"{FAKE_BASE}/v1/cart/reserve"
+PLACEMENTS_URL = f"{FAKE_BASE}/v1/placements/any"
+CONFIRM_OK = {"cartId": "cart-1", "orderId": "order-1", "items": []}
+RESERVE_OK = {"cartId": "cart-1", "items": []}
+
+
+class FakeTime:
+    """A clock that only moves when the fake sleeper sleeps."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.sleeps: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+def install_fakes(
+    client: RoktClient,
+    fake: FakeTime,
+    rng: float = 1.0,
+    budget: RetryBudget | None = None,
+) -> None:
+    """Swap the client's retrier for one on fake time and a fixed RNG."""
+    if budget is not None:
+        client._pool.budget = budget
+    client._retrier = Retrier(
+        stats=client._pool.stats,
+        budget=client._pool.budget,
+        hooks=client._retrier._hooks,
+        timeouts=client._timeouts,
+        max_bytes=client._max_bytes,
+        sleep=fake.sleep,
+        rng=lambda: rng,
+        clock=fake.clock,
+    )
+
+
+async def test_backoff_doubles_from_base_at_rng_one() -> None:
+    """With the RNG at 1, full jitter gives exactly 0.1, 0.2 and 0.4 s."""
+    fake = FakeTime()
+    async with make_client(retry=DEFAULT_RETRY) as client:
+        install_fakes(client, fake)
+        with aioresponses() as mocked:
+            for _ in range(3):
+                mocked.post(CONFIRM_URL, status=504)
+            mocked.post(CONFIRM_URL, payload=CONFIRM_OK)
+            await client.confirm_cart(A_CONFIRM)
+    assert fake.sleeps == pytest.approx([0.1, 0.2, 0.4])
+    assert (client.stats.attempts, client.stats.retries) == (4, 3)
+
+
+async def test_full_jitter_scales_each_step_by_the_rng() -> None:
+    """The wait is the backoff step times the RNG's draw."""
+    fake = FakeTime()
+    async with make_client(retry=DEFAULT_RETRY) as client:
+        install_fakes(client, fake, rng=0.5)
+        with aioresponses() as mocked:
+            mocked.post(CONFIRM_URL, status=504)
+            mocked.post(CONFIRM_URL, status=504)
+            mocked.post(CONFIRM_URL, payload=CONFIRM_OK)
+            await client.confirm_cart(A_CONFIRM)
+    assert fake.sleeps == pytest.approx([0.05, 0.1])
+
+
+async def test_backoff_is_capped_by_max_delay() -> None:
+    """No single wait exceeds max_delay."""
+    fake = FakeTime()
+    policy = RetryPolicy(max_attempts=6, base_delay=0.5, max_delay=1.0)
+    async with make_client(retry=policy) as client:
+        install_fakes(client, fake)
+        with aioresponses() as mocked:
+            mocked.post(CONFIRM_URL, status=504, repeat=True)
+            with pytest.raises(OutcomeUnknownError):
+                await client.confirm_cart(A_CONFIRM)
+    assert fake.sleeps == pytest.approx([0.5, 1.0, 1.0, 1.0, 1.0])
+
+
+async def test_no_sleep_crosses_the_deadline() -> None:
+    """A wait that would end past the deadline is not taken; the call gives up."""
+    fake = FakeTime()
+    async with make_client(retry=DEFAULT_RETRY) as client:
+        install_fakes(client, fake)
+        with aioresponses() as mocked:
+            mocked.post(CONFIRM_URL, status=504, repeat=True)
+            with pytest.raises(OutcomeUnknownError) as caught:
+                await client.confirm_cart(A_CONFIRM, timeout=0.25)
+    assert fake.sleeps == pytest.approx([0.1])
+    assert caught.value.attempts == 2
+
+
+@pytest.mark.parametrize(
+    ("retry_after", "expected"),
+    [("1", 1.0), ("30", 2.0), ("0", 0.1)],
+)
+async def test_retry_after_is_honoured_up_to_the_cap(
+    retry_after: str, expected: float
+) -> None:
+    """Retry-After sets the wait, capped by max_delay; never below the backoff."""
+    fake = FakeTime()
+    async with make_client(retry=DEFAULT_RETRY) as client:
+        install_fakes(client, fake)
+        with aioresponses() as mocked:
+            mocked.post(CONFIRM_URL, status=503, headers={"Retry-After": retry_after})
+            mocked.post(CONFIRM_URL, payload=CONFIRM_OK)
+            await client.confirm_cart(A_CONFIRM)
+    assert fake.sleeps == pytest.approx([expected])
+
+
+def test_retry_after_parses_seconds_and_http_dates() -> None:
+    """Both Retry-After forms give seconds from now; junk gives None."""
+    now = 1_800_000_000.0
+    date = email.utils.formatdate(now + 3, usegmt=True)
+    assert parse_retry_after("7") == 7.0
+    assert parse_retry_after(date, now=now) == pytest.approx(3.0)
+    assert (
+        parse_retry_after(email.utils.formatdate(now - 60, usegmt=True), now=now) == 0
+    )
+    assert parse_retry_after("soon") is None
+    assert parse_retry_after(None) is None
+
+
+async def test_throttled_reserve_is_retried_after_retry_after() -> None:
+    """429 is retried on every endpoint, reserve included."""
+    fake = FakeTime()
+    async with make_client(retry=DEFAULT_RETRY) as client:
+        install_fakes(client, fake)
+        with aioresponses() as mocked:
+            mocked.post(RESERVE_URL, status=429, headers={"Retry-After": "1"})
+            mocked.post(RESERVE_URL, payload=RESERVE_OK)
+            await client.reserve_cart(A_RESERVE)
+    assert fake.sleeps == pytest.approx([1.0])
+
+
+async def test_ambiguous_reserve_is_not_retried_by_default() -> None:
+    """A 504 on reserve ends at once in OutcomeUnknownError after one attempt."""
+    fake = FakeTime()
+    async with make_client(retry=DEFAULT_RETRY) as client:
+        install_fakes(client, fake)
+        with aioresponses() as mocked:
+            mocked.post(RESERVE_URL, status=504)
+            with pytest.raises(OutcomeUnknownError) as caught:
+                await client.reserve_cart(A_RESERVE)
+    assert caught.value.attempts == 1
+    assert isinstance(caught.value.last_error, GatewayTimeoutError)
+    assert caught.value.identifiers == {"cart_id": "cart-1", "cart_item_ids": "parking"}
+    assert fake.sleeps == []
+
+
+async def test_ambiguous_reserve_is_retried_when_the_policy_allows() -> None:
+    """retry_reserve_when_ambiguous lets a 504'd reserve try again."""
+    fake = FakeTime()
+    policy = dataclasses.replace(DEFAULT_RETRY, retry_reserve_when_ambiguous=True)
+    async with make_client(retry=policy) as client:
+        install_fakes(client, fake)
+        with aioresponses() as mocked:
+            mocked.post(RESERVE_URL, status=504)
+            mocked.post(RESERVE_URL, payload=RESERVE_OK)
+            await client.reserve_cart(A_RESERVE)
+    assert client.stats.attempts == 2
+
+
+async def test_definite_4xx_is_never_retried() -> None:
+    """A 400 surfaces at once as itself with attempts == 1."""
+    async with make_client(retry=DEFAULT_RETRY) as client:
+        with aioresponses() as mocked:
+            mocked.post(CONFIRM_URL, status=400, repeat=True)
+            with pytest.raises(BadRequestError) as caught:
+                await client.confirm_cart(A_CONFIRM)
+    assert caught.value.attempts == 1
+    assert client.stats.attempts == 1
+
+
+async def test_500_is_not_retried_and_502_on_placements_is() -> None:
+    """500 is a definite server failure; 502 is ambiguous and placements may retry."""
+    fake = FakeTime()
+    async with make_client(retry=DEFAULT_RETRY) as client:
+        install_fakes(client, fake)
+        with aioresponses() as mocked:
+            mocked.post(PLACEMENTS_URL, status=500)
+            with pytest.raises(ServerError) as caught:
+                await client.any_placements(A_PLACEMENTS)
+            assert caught.value.attempts == 1
+            mocked.post(PLACEMENTS_URL, status=502)
+            mocked.post(PLACEMENTS_URL, payload={"result": True})
+            assert await client.any_placements(A_PLACEMENTS)
+    assert client.stats.attempts == 3
+
+
+async def test_placements_exhausted_raises_last_error_not_outcome_unknown() -> None:
+    """placements/any changes nothing, so giving up raises its last error."""
+    fake = FakeTime()
+    async with make_client(retry=DEFAULT_RETRY) as client:
+        install_fakes(client, fake)
+        with aioresponses() as mocked:
+            mocked.post(PLACEMENTS_URL, status=504, repeat=True)
+            with pytest.raises(GatewayTimeoutError) as caught:
+                await client.any_placements(A_PLACEMENTS, timeout=100)
+    assert caught.value.attempts == 4
+
+
+async def test_budget_refusal_fails_fast_with_last_error() -> None:
+    """When the budget cannot pay for a retry, the call stops at once."""
+    fake = FakeTime()
+    async with make_client(retry=DEFAULT_RETRY) as client:
+        install_fakes(client, fake, budget=RetryBudget(capacity=5))
+        with aioresponses() as mocked:
+            mocked.post(CONFIRM_URL, status=504, repeat=True)
+            with pytest.raises(OutcomeUnknownError) as first:
+                await client.confirm_cart(A_CONFIRM)
+            with pytest.raises(OutcomeUnknownError) as second:
+                await client.confirm_cart(A_CONFIRM)
+    assert (first.value.attempts, second.value.attempts) == (2, 1)
+    stats = client.stats
+    assert (stats.calls, stats.attempts, stats.retries) == (2, 3, 1)
+    assert (stats.budget_refusals, stats.outcomes_unknown) == (2, 2)
+    assert stats.budget_tokens == 0
+
+
+def test_budget_charges_retries_and_refunds_first_try_successes() -> None:
+    """A retry costs 5, one after a timeout 10; a refund never passes capacity."""
+    budget = RetryBudget()
+    assert budget.tokens == 500
+    assert budget.try_spend(budget.cost_of(GatewayTimeoutError(504, None)))
+    assert budget.try_spend(budget.cost_of(RequestTimeoutError("t")))
+    assert budget.tokens == 485
+    budget.give_back(1)
+    assert budget.tokens == 486
+    budget.give_back(100)
+    assert budget.tokens == 500
+    assert not RetryBudget(capacity=9).try_spend(10)
+
+
+async def test_on_retry_hooks_receive_frozen_events() -> None:
+    """Each retry reports endpoint, failed attempt, wait and cause to every hook."""
+    events: list[RetryEvent] = []
+    fake = FakeTime()
+    async with make_client(retry=DEFAULT_RETRY, on_retry=[events.append]) as client:
+        install_fakes(client, fake)
+        with aioresponses() as mocked:
+            mocked.post(CONFIRM_URL, status=504)
+            mocked.post(CONFIRM_URL, payload=CONFIRM_OK)
+            await client.confirm_cart(A_CONFIRM)
+    (event,) = events
+    assert (event.endpoint, event.attempt, event.delay) == ("confirm", 1, 0.1)
+    assert isinstance(event.cause, GatewayTimeoutError)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        event.attempt = 2  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("error", "kind"),
+    [
+        (ConnectError("refused"), NEVER_SENT),
+        (RateLimitError(429, None), THROTTLED),
+        (GatewayTimeoutError(504, None), AMBIGUOUS),
+        (ServerError(502, None), AMBIGUOUS),
+        (ServerError(503, None), AMBIGUOUS),
+        (ConnectionLostError("reset"), AMBIGUOUS),
+        (RequestTimeoutError("slow"), AMBIGUOUS),
+        (ServerError(500, None), None),
+        (BadRequestError(400, None), None),
+    ],
+)
+def test_classification_table(error: Any, kind: str | None) -> None:
+    """Failures sort into never-sent, throttled, ambiguous or definite."""
+    assert classify(error) is kind
