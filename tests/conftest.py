@@ -25,6 +25,9 @@ from rokt_async import (
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
+#: Our own shipped plugin: rokt_emulator and rokt_client fixtures.
+pytest_plugins = ["rokt_async.testing"]
+
 
 class _SentStreamWriter:
     """Stands in for the request writer aiohttp 3.14 hands every response."""
@@ -64,10 +67,16 @@ A_CANCEL = CancelRequest(item_reservation_id="res-1")
 A_PLACEMENTS = PlacementsRequest(cart_id="cart-1", page_identifier="checkout.upsell")
 
 
-def make_client(base_url: str = FAKE_BASE, **options: Any) -> RoktClient:
-    """A client with the canary key and a retry policy that never sleeps."""
+def make_client(
+    base_url: str = FAKE_BASE,
+    *,
+    api_key: str = CANARY_KEY,
+    tag_id: str = TAG_ID,
+    **options: Any,
+) -> RoktClient:
+    """A client (canary key by default) with a retry policy that never sleeps."""
     options.setdefault("retry", NO_WAIT_RETRY)
-    return RoktClient(api_key=CANARY_KEY, tag_id=TAG_ID, base_url=base_url, **options)
+    return RoktClient(api_key=api_key, tag_id=tag_id, base_url=base_url, **options)
 
 
 def error_chain(error: BaseException) -> list[BaseException]:

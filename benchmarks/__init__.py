@@ -1,0 +1,1 @@
+"""Benchmarks: the emulator, the client overhead and the codec, run as modules."""

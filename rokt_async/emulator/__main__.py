@@ -1,0 +1,216 @@
+"""Command line: ``python -m rokt_async.emulator``, serving until Ctrl-C or SIGTERM.
+
+Prints its URL on one line as soon as it serves, then nothing per request. It
+binds 127.0.0.1 unless ``--host`` says otherwise, and never prints the API key.
+
+Examples::
+
+    python -m rokt_async.emulator --port 8080
+    python -m rokt_async.emulator --port 0 --seed 7 --fault confirm:504_after:0.1 \\
+        --fault '*:delay:0.2:max_ms=50' --fail-next reserve:reset_before:2
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import ipaddress
+import signal
+import sys
+from typing import TYPE_CHECKING
+
+from ._emulator import Emulator
+from ._inventory import CatalogItem
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+__all__ = ["main", "parse_args"]
+
+
+def _params(text: str) -> dict[str, float]:
+    params: dict[str, float] = {}
+    for pair in filter(None, text.split(",")):
+        name, sep, value = pair.partition("=")
+        if not sep:
+            raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {pair!r}")
+        try:
+            params[name.strip()] = float(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{name}: not a number") from None
+    return params
+
+
+def _fault_spec(text: str) -> tuple[str, str, float, dict[str, float]]:
+    """``ENDPOINT:KIND:NUMBER[:NAME=VALUE,...]`` → its four parts."""
+    parts = text.split(":", 3)
+    if len(parts) < 3:
+        raise argparse.ArgumentTypeError(
+            f"expected ENDPOINT:KIND:NUMBER[:NAME=VALUE,...], got {text!r}"
+        )
+    try:
+        number = float(parts[2])
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{parts[2]!r} is not a number") from None
+    params = _params(parts[3]) if len(parts) == 4 else {}
+    return parts[0], parts[1], number, params
+
+
+def _item_spec(text: str) -> tuple[str, CatalogItem]:
+    """``ID=STOCK[:PRICE[:CURRENCY]]`` → a catalog entry."""
+    item_id, sep, rest = text.partition("=")
+    if not sep or not item_id:
+        raise argparse.ArgumentTypeError(
+            f"expected ID=STOCK[:PRICE[:CURRENCY]], got {text!r}"
+        )
+    stock, _, rest = rest.partition(":")
+    price, _, currency = rest.partition(":")
+    try:
+        item = CatalogItem(
+            stock=int(stock),
+            unit_price=float(price) if price else None,
+            currency=currency or None,
+        )
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r}: {exc}") from None
+    return item_id, item
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _flag(text: str) -> bool:
+    if text.lower() in ("true", "1", "yes"):
+        return True
+    if text.lower() in ("false", "0", "no"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """The command line, parsed; exits with a usage message when it is wrong."""
+    parser = argparse.ArgumentParser(
+        prog="python -m rokt_async.emulator",
+        description="A stateful local Rokt Transactions API with fault injection.",
+    )
+    add = parser.add_argument
+    add("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    add("--port", type=int, default=8080, help="port to bind; 0 picks a free one")
+    add("--api-key", default="test-key", help="the rokt-api-key accepted")
+    add("--tag-id", default="test-tag", help="the rokt-tag-id accepted")
+    add("--reservation-ttl", type=float, default=600.0, help="reservation lifetime, s")
+    add("--seed", type=int, default=0, help="seeds identifiers and random faults")
+    add("--default-stock", type=int, default=1_000_000, help="stock of unseen items")
+    add("--unit-price", type=float, default=10.0, help="unit price of unseen items")
+    add("--currency", default="USD", help="currency of items that name none")
+    add(
+        "--item",
+        type=_item_spec,
+        action="append",
+        default=[],
+        metavar="ID=STOCK[:PRICE[:CURRENCY]]",
+        help="seed a catalog item (repeatable)",
+    )
+    add(
+        "--placements-result",
+        type=_flag,
+        default=None,
+        metavar="true|false",
+        help="force the placements/any answer",
+    )
+    add(
+        "--keepalive-timeout",
+        type=float,
+        default=75.0,
+        help="seconds an idle connection is kept open",
+    )
+    add(
+        "--fault",
+        type=_fault_spec,
+        action="append",
+        default=[],
+        metavar="ENDPOINT:KIND:RATE[:NAME=VALUE,...]",
+        help="inject KIND into a seeded share RATE of ENDPOINT's requests (repeatable)",
+    )
+    add(
+        "--fail-next",
+        type=_fault_spec,
+        action="append",
+        default=[],
+        metavar="ENDPOINT:KIND:COUNT[:NAME=VALUE,...]",
+        help="inject KIND into the next COUNT requests to ENDPOINT (repeatable)",
+    )
+    return parser.parse_args(argv)
+
+
+def build(args: argparse.Namespace) -> Emulator:
+    """The emulator the parsed arguments describe, faults planned.
+
+    Raises:
+        ValueError: a fault or setting is out of range.
+    """
+    emulator = Emulator(
+        host=args.host,
+        port=args.port,
+        api_key=args.api_key,
+        tag_id=args.tag_id,
+        reservation_ttl=args.reservation_ttl,
+        seed=args.seed,
+        default_stock=args.default_stock,
+        default_unit_price=args.unit_price,
+        currency=args.currency,
+        catalog=dict(args.item),
+        placements_result=args.placements_result,
+        keepalive_timeout=args.keepalive_timeout,
+    )
+    for endpoint, kind, rate, params in args.fault:
+        emulator.faults.set_rate(endpoint, kind, rate, **params)
+    for endpoint, kind, count, params in args.fail_next:
+        if count != int(count):
+            raise ValueError(f"--fail-next count must be whole, got {count}")
+        emulator.faults.fail_next(endpoint, kind, int(count), **params)
+    return emulator
+
+
+async def serve(emulator: Emulator) -> None:
+    """Serve until SIGINT or SIGTERM, printing the URL once it is bound."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        async with emulator:
+            sys.stdout.write(emulator.url + "\n")
+            sys.stdout.flush()
+            await stop.wait()
+    finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the emulator from the command line; returns the exit status."""
+    args = parse_args(argv)
+    if not _is_loopback(args.host):
+        sys.stderr.write(f"warning: serving on non-loopback address {args.host}\n")
+    try:
+        emulator = build(args)
+    except ValueError as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        return 2
+    try:
+        asyncio.run(serve(emulator))
+    except OSError as exc:
+        sys.stderr.write(f"error: cannot serve on {args.host}:{args.port}: {exc}\n")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
