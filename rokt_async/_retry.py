@@ -129,9 +129,11 @@ class StatsCounter:
 class RetryBudget:
     """Client-wide token bucket (botocore's standard mode) that stops retry storms.
 
-    A retry costs ``retry_cost`` tokens (``timeout_cost`` after a timeout); a call
-    that succeeds on its first attempt refunds ``refund``. When the bucket cannot
-    pay for a retry, the call fails fast with its last error.
+    A retry costs ``retry_cost`` tokens (``timeout_cost`` after a timeout). A call
+    that succeeds on its first attempt refunds ``refund``; one that succeeds after
+    retrying gives back what its retries cost. So only calls that keep failing
+    drain the bucket, and when it cannot pay for a retry, calls fail fast with
+    their last error.
     """
 
     __slots__ = ("capacity", "refund", "retry_cost", "timeout_cost", "tokens")
@@ -234,7 +236,7 @@ class Retrier:
         hedge_after = (
             policy.hedge_placements_after if not endpoint.changes_state else None
         )
-        attempt = 0
+        attempt = spent = 0
         ambiguous_seen = False
         waits: Iterator[float] | None = None
         while True:
@@ -279,14 +281,16 @@ class Retrier:
                     if not (ambiguous_seen and endpoint.changes_state):
                         raise
                     raise self._outcome_unknown(exc, endpoint, request) from exc
+                spent += self._budget.cost_of(exc)
                 stats.retries += 1
                 event = RetryEvent(endpoint.name, attempt, delay, exc)
                 for hook in self._hooks:
                     hook(event)
                 await self._sleep(delay)
                 continue
-            if attempt == 1:
-                self._budget.give_back(self._budget.refund)
+            # A first-try success earns a token; a retried success returns what its
+            # retries took, so only calls that never succeed drain the bucket.
+            self._budget.give_back(spent or self._budget.refund)
             if _log.isEnabledFor(logging.DEBUG):
                 _log.debug("POST %s -> %d (attempt %d)", url, answer[0], attempt)
             return answer

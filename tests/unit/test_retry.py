@@ -314,3 +314,21 @@ async def test_on_retry_hooks_receive_frozen_events() -> None:
 def test_classification_table(error: Any, kind: str | None) -> None:
     """Failures sort into never-sent, throttled, ambiguous or definite."""
     assert classify(error) is kind
+
+
+async def test_retried_success_returns_its_tokens_and_first_try_earns_one() -> None:
+    """Only calls that never succeed drain the budget."""
+    fake = FakeTime()
+    budget = RetryBudget()
+    budget.tokens = 400
+    async with make_client(retry=DEFAULT_RETRY) as client:
+        install_fakes(client, fake, budget=budget)
+        with aioresponses() as mocked:
+            mocked.post(CONFIRM_URL, status=504)
+            mocked.post(CONFIRM_URL, status=504)
+            mocked.post(CONFIRM_URL, payload=CONFIRM_OK)
+            mocked.post(CONFIRM_URL, payload=CONFIRM_OK)
+            await client.confirm_cart(A_CONFIRM)
+            assert client.stats.budget_tokens == 400
+            await client.confirm_cart(A_CONFIRM)
+    assert client.stats.budget_tokens == 401

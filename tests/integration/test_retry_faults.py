@@ -1,0 +1,295 @@
+"""The retry layer against the emulator's faults, over real sockets on 127.0.0.1."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import random
+import warnings
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from rokt_async import (
+    NO_WAIT_RETRY,
+    CancelRequest,
+    ConfirmItem,
+    ConfirmRequest,
+    ConfirmResponse,
+    OutcomeUnknownError,
+    PlacementsRequest,
+    PoolLimits,
+    ReleaseItem,
+    ReleaseRequest,
+    ReserveItem,
+    ReserveRequest,
+    RoktError,
+    Timeouts,
+    UnprocessableEntityError,
+)
+from tests.conftest import make_client
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
+    from rokt_async import RoktClient
+    from rokt_async.emulator import Emulator
+
+#: Short per-attempt read limit so "slow beyond timeout" faults cost little time.
+FAST_TIMEOUTS = Timeouts(connect=2.0, read=0.25)
+SLOW_MS = 600.0  # a "slow" fault: well past FAST_TIMEOUTS.read
+
+
+def quantity_confirm(n: int, *, order: str = "o") -> ConfirmRequest:
+    """A confirm that needs no reservation: a quantity-only item in its own cart."""
+    return ConfirmRequest(
+        cart_id=f"cart-{n}",
+        order_id=f"{order}-{n}",
+        items=(ConfirmItem(cart_item_id="parking", quantity=1),),
+    )
+
+
+def client_for(emulator: Emulator, **options: Any) -> RoktClient:
+    options.setdefault("timeouts", FAST_TIMEOUTS)
+    return make_client(
+        emulator.url, api_key=emulator.api_key, tag_id=emulator.tag_id, **options
+    )
+
+
+async def test_retried_confirm_resends_identical_bytes_and_session_id(
+    emulator: Emulator,
+) -> None:
+    """Every attempt of one confirm carries the same body and rokt-session-id."""
+    emulator.faults.fail_next("confirm", "504_after")
+    emulator.faults.fail_next("confirm", "reset_after")
+    async with client_for(emulator) as client:
+        response = await client.confirm_cart(quantity_confirm(1))
+    assert response.items[0].success
+    seen = emulator.requests("confirm")
+    assert len(seen) == 3
+    assert len({r.body for r in seen}) == 1
+    assert len({r.headers["rokt-session-id"] for r in seen}) == 1
+    ledger = emulator.ledger()
+    assert ledger.confirmations("cart-1", "parking") == 1
+    assert ledger.duplicates == ()
+
+
+async def test_confirm_storm_never_buys_twice(emulator: Emulator) -> None:
+    """10,000 confirms under 504s, resets and slow replies: none applied twice."""
+    faults = emulator.faults
+    faults.set_rate("confirm", "504_before", 0.10)
+    faults.set_rate("confirm", "504_after", 0.10)
+    faults.set_rate("confirm", "reset_after", 0.02)
+    faults.set_rate("confirm", "delay", 0.01, ms=SLOW_MS)
+    requests = [quantity_confirm(n) for n in range(10_000)]
+    async with client_for(emulator, limits=_pool(256)) as client:
+        results = await client.confirm_many(requests, concurrency=256)
+        stats = client.stats
+    assert len(results) == len(requests)
+    assert all(isinstance(r, ConfirmResponse | RoktError) for r in results)
+    ledger = emulator.ledger()
+    assert ledger.duplicates == ()
+    assert ledger.is_stock_conserved
+    succeeded = [r for r in results if isinstance(r, ConfirmResponse)]
+    for response in succeeded:
+        assert response.items[0].success
+        assert ledger.confirmations(response.cart_id, "parking") == 1
+    assert len(succeeded) >= 0.995 * len(requests)
+    assert stats.attempts <= 1.35 * stats.calls
+    assert stats.attempts == len(emulator.requests("confirm"))
+
+
+async def test_total_outage_is_not_amplified_and_recovery_is_clean(
+    emulator: Emulator,
+) -> None:
+    """During a 504 outage the budget drains and calls stop retrying; then heal."""
+    emulator.faults.set_rate("confirm", "504_before", 1.0)
+    async with client_for(emulator, limits=_pool(128)) as client:
+        outage = await client.confirm_many(
+            [quantity_confirm(n) for n in range(10_000)], concurrency=128
+        )
+        during = client.stats
+        emulator.faults.clear()
+        after = await client.confirm_many(
+            [quantity_confirm(n, order="next") for n in range(10_000, 11_000)]
+        )
+        healed = client.stats
+    assert all(isinstance(r, OutcomeUnknownError) for r in outage)
+    assert during.attempts <= 1.02 * during.calls
+    assert during.budget_refusals > 0
+    calls_after = healed.calls - during.calls
+    retried_after = healed.retries - during.retries  # >= calls that needed a retry
+    assert calls_after == 1_000
+    assert calls_after - retried_after >= 990
+    assert all(isinstance(r, ConfirmResponse) for r in after)
+
+
+def _pool(size: int) -> PoolLimits:
+    return PoolLimits(connections=size)
+
+
+async def _reserved(client: RoktClient, cart: str) -> str:
+    reserved = await client.reserve_cart(
+        ReserveRequest(cart_id=cart, items=(ReserveItem(cart_item_id="p", quantity=1),))
+    )
+    return reserved.items[0].item_reservation_id
+
+
+async def _confirmed(client: RoktClient, cart: str) -> str:
+    reservation = await _reserved(client, cart)
+    await client.confirm_cart(
+        ConfirmRequest(
+            cart_id=cart,
+            order_id=f"order-{cart}",
+            items=(ConfirmItem(cart_item_id="p", item_reservation_id=reservation),),
+        )
+    )
+    return reservation
+
+
+async def _call(client: RoktClient, endpoint: str) -> Callable[[], Awaitable[object]]:
+    """Prepare state for ``endpoint`` (without faults) and return the call to test."""
+    if endpoint == "reserve":
+        request = ReserveRequest(
+            cart_id="m", items=(ReserveItem(cart_item_id="p", quantity=1),)
+        )
+        return lambda: client.reserve_cart(request)
+    if endpoint == "confirm":
+        reservation = await _reserved(client, "m")
+        confirm = ConfirmRequest(
+            cart_id="m",
+            order_id="order-m",
+            items=(ConfirmItem(cart_item_id="p", item_reservation_id=reservation),),
+        )
+        return lambda: client.confirm_cart(confirm)
+    if endpoint == "release":
+        reservation = await _reserved(client, "m")
+        release = ReleaseRequest(
+            cart_id="m",
+            items=(ReleaseItem(cart_item_id="p", item_reservation_id=reservation),),
+        )
+        return lambda: client.release_cart(release)
+    if endpoint == "cancel":
+        cancel = CancelRequest(item_reservation_id=await _confirmed(client, "m"))
+        return lambda: client.cancel_confirmation(cancel)
+    placements = PlacementsRequest(cart_id="m", page_identifier="checkout.upsell")
+    return lambda: client.any_placements(placements)
+
+
+ENDPOINTS = ["reserve", "confirm", "release", "cancel", "placements"]
+AMBIGUOUS_FAULTS = [
+    "504_before",
+    "504_after",
+    "502_html",
+    "503_retry_after",
+    "reset_before",
+    "reset_after",
+    "truncate",
+    "delay",
+]
+
+
+@pytest.mark.parametrize("endpoint", ENDPOINTS)
+@pytest.mark.parametrize("kind", [*AMBIGUOUS_FAULTS, "500"])
+async def test_attempts_follow_the_classification(
+    emulator: Emulator, endpoint: str, kind: str
+) -> None:
+    """Under a persistent fault, attempts are 4 where resending is safe, else 1."""
+    policy = dataclasses.replace(NO_WAIT_RETRY, deadlines={endpoint: 30.0})
+    params = {"ms": SLOW_MS} if kind == "delay" else {}
+    async with client_for(emulator, retry=policy) as client:
+        call = await _call(client, endpoint)
+        before = len(emulator.requests(endpoint))
+        emulator.faults.set_rate(endpoint, kind, 1.0, **params)
+        with pytest.raises(RoktError) as caught:
+            await call()
+        emulator.faults.clear()
+    attempts = len(emulator.requests(endpoint)) - before
+    retried = kind != "500" and endpoint != "reserve"
+    assert attempts == (4 if retried else 1)
+    assert caught.value.attempts == attempts
+    unknown = kind != "500" and endpoint != "placements"
+    assert isinstance(caught.value, OutcomeUnknownError) is unknown
+
+
+async def test_hedged_placements_takes_the_first_answer(emulator: Emulator) -> None:
+    """A stalled placements call is hedged; the quick copy answers, the slow one is
+    cancelled, and the hedge is counted."""
+    emulator.faults.fail_next("placements", "delay", ms=2000.0)
+    policy = dataclasses.replace(NO_WAIT_RETRY, hedge_placements_after=0.05)
+    async with client_for(emulator, retry=policy) as client:
+        shown = await client.any_placements(
+            PlacementsRequest(cart_id="h", page_identifier="checkout.upsell")
+        )
+        stats = client.stats
+        connector = client._pool.session.connector  # type: ignore[union-attr]
+        assert connector is not None
+        assert len(connector._acquired) == 0  # the loser gave its connection back
+    assert shown is True
+    assert (stats.calls, stats.attempts, stats.hedges) == (1, 2, 1)
+    assert len(emulator.requests("placements")) == 2
+
+
+async def test_confirm_many_keeps_order_and_isolates_failures(
+    emulator: Emulator,
+) -> None:
+    """Results come back in input order; a refused request fails alone."""
+    ghost = ConfirmRequest(
+        cart_id="never-reserved",
+        order_id="o",
+        items=(ConfirmItem(cart_item_id="p", item_reservation_id="nope"),),
+    )
+    requests = [quantity_confirm(0), ghost, quantity_confirm(2)]
+    async with client_for(emulator) as client:
+        results = await client.confirm_many(requests, concurrency=2)
+    assert [type(r) for r in results] == [
+        ConfirmResponse,
+        UnprocessableEntityError,
+        ConfirmResponse,
+    ]
+    assert [r.cart_id for r in results if isinstance(r, ConfirmResponse)] == [
+        "cart-0",
+        "cart-2",
+    ]
+
+
+async def test_cancelling_in_flight_calls_leaves_a_clean_pool(
+    emulator: Emulator,
+) -> None:
+    """2,000 calls cancelled at random points: CancelledError, no later retries,
+    no acquired connections, no warnings, and the client keeps working."""
+    emulator.faults.set_rate("confirm", "delay", 0.5, max_ms=40.0)
+    emulator.faults.set_rate("confirm", "504_before", 0.2)
+    policy = dataclasses.replace(NO_WAIT_RETRY, base_delay=0.01, max_delay=0.02)
+    rng = random.Random(3)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        async with client_for(emulator, retry=policy, limits=_pool(32)) as client:
+            tasks = [
+                asyncio.ensure_future(client.confirm_cart(quantity_confirm(n)))
+                for n in range(2_000)
+            ]
+            for _ in range(20):  # cancel in waves: pool wait, send, read, backoff
+                await asyncio.sleep(rng.uniform(0.0, 0.01))
+                for task in rng.sample(tasks, 100):
+                    task.cancel()
+            for task in tasks:
+                task.cancel()
+            outcomes = await asyncio.gather(*tasks, return_exceptions=True)
+            sent = len(emulator.requests("confirm"))
+            await asyncio.sleep(0.1)  # give any stray retry the chance to show
+            assert len(emulator.requests("confirm")) == sent
+            connector = client._pool.session.connector  # type: ignore[union-attr]
+            assert connector is not None
+            assert len(connector._acquired) == 0
+            emulator.faults.clear()
+            again = await client.confirm_cart(quantity_confirm(99_999))
+    cancelled = [o for o in outcomes if isinstance(o, asyncio.CancelledError)]
+    assert len(cancelled) >= 1_000
+    assert all(
+        isinstance(o, ConfirmResponse | RoktError | asyncio.CancelledError)
+        for o in outcomes
+    )
+    assert again.items[0].success
+    assert [w for w in caught if "Unclosed" in str(w.message)] == []
+    assert emulator.ledger().duplicates == ()
