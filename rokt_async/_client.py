@@ -7,7 +7,7 @@ import enum
 import logging
 import os
 import sys
-import uuid
+import random
 import warnings
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, Self
@@ -58,6 +58,7 @@ if TYPE_CHECKING:
 __all__ = ["RoktClient"]
 
 _log: Final = logging.getLogger("rokt_async")
+_getrandbits: Final = random.getrandbits  # noqa: S311  (tracking ids, not secrets)
 
 _fork_generation = 0
 
@@ -572,7 +573,19 @@ def _caller_outside_this_module() -> str:
     return f"{frame.f_code.co_filename}:{frame.f_lineno}"
 
 
+_UUID4_VERSION: Final = 0x4000 << 64  # version nibble 4
+_UUID4_VARIANT: Final = 0x8000 << 48  # RFC 4122 variant bits 10
+_UUID4_CLEAR: Final = ~((0xF000 << 64) | (0xC000 << 48))
+
+
 def _session_id(given: str | None) -> str:
-    if given is None:
-        return str(uuid.uuid4())
-    return check_header_value("session_id", given, RequestValidationError)
+    """The caller's session id (checked), or a fresh UUID4 string.
+
+    Session ids are for tracking, not secrets: ``random`` (reseeded in forked
+    children) makes one in a third of ``uuid.uuid4()``'s time.
+    """
+    if given is not None:
+        return check_header_value("session_id", given, RequestValidationError)
+    bits = _getrandbits(128) & _UUID4_CLEAR | _UUID4_VERSION | _UUID4_VARIANT
+    h = f"{bits:032x}"
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"

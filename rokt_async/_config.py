@@ -61,9 +61,13 @@ def _positive(owner: object, name: str, value: float) -> None:
 class Timeouts:
     """Per-attempt limits below the call's deadline.
 
+    An attempt lasts at most ``connect + read`` seconds, and never past the call's
+    deadline (``RetryPolicy.deadlines`` or the per-call ``timeout=``).
+
     Args:
         connect: waiting for a pooled connection plus TCP/TLS connect.
-        read: longest silence while waiting for or reading the answer.
+        read: time for the answer once connected (Rokt's bodies are small, so
+            this is the server's think time).
     """
 
     connect: float = 3.0

@@ -186,6 +186,8 @@ class Retrier:
         "_sleep",
         "_stats",
         "_timeouts",
+        "_whole_attempt",
+        "_whole_attempt_total",
     )
 
     def __init__(
@@ -205,6 +207,9 @@ class Retrier:
         self._hooks = hooks
         self._timeouts = timeouts
         self._max_bytes = max_bytes
+        #: Built once: most first attempts have more time left than one may use.
+        self._whole_attempt = client_timeout(timeouts, None)
+        self._whole_attempt_total = timeouts.connect + timeouts.read
         self._sleep = sleep
         self._random = rng
         self._clock = clock
@@ -242,7 +247,12 @@ class Retrier:
         while True:
             attempt += 1
             stats.attempts += 1
-            timeout_now = client_timeout(self._timeouts, deadline - clock())
+            remaining = deadline - clock()
+            timeout_now = (
+                self._whole_attempt
+                if remaining >= self._whole_attempt_total
+                else client_timeout(self._timeouts, remaining)
+            )
             try:
                 if hedge_after is None:
                     answer = await post_once(

@@ -20,11 +20,17 @@ USER_AGENT: Final = (
 )
 
 
-def client_timeout(timeouts: Timeouts, total: float | None) -> aiohttp.ClientTimeout:
-    """One attempt's aiohttp timeout: pool wait + connect, read gap, and the total."""
-    return aiohttp.ClientTimeout(
-        total=total, connect=timeouts.connect, sock_read=timeouts.read
-    )
+def client_timeout(
+    timeouts: Timeouts, remaining: float | None
+) -> aiohttp.ClientTimeout:
+    """One attempt's aiohttp timeout: connect + read at most, never past the deadline.
+
+    One timer per attempt: aiohttp's ``sock_read`` would re-arm a second timer on
+    every chunk received, which costs more than the whole msgspec decode.
+    """
+    cap = timeouts.connect + timeouts.read
+    total = cap if remaining is None else min(cap, remaining)
+    return aiohttp.ClientTimeout(total=total, connect=timeouts.connect)
 
 
 def new_session(

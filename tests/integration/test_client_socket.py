@@ -221,8 +221,8 @@ async def test_slow_body_past_the_deadline_is_request_timeout() -> None:
         release.set()
 
 
-async def test_slow_body_past_the_read_gap_is_request_timeout() -> None:
-    """Silence longer than Timeouts.read raises RequestTimeoutError."""
+async def test_slow_answer_past_the_attempt_limit_is_request_timeout() -> None:
+    """An answer slower than Timeouts.connect + read raises RequestTimeoutError."""
     release = asyncio.Event()
 
     async def handler(reader: StreamReader, writer: StreamWriter) -> None:
@@ -231,7 +231,7 @@ async def test_slow_body_past_the_read_gap_is_request_timeout() -> None:
         writer.close()
 
     async with raw_server(handler) as url:
-        client = make_client(url, retry=NO_RETRY, timeouts=Timeouts(read=0.1))
+        client = make_client(url, retry=NO_RETRY, timeouts=Timeouts(connect=0.1, read=0.1))
         async with client:
             with pytest.raises(RequestTimeoutError):
                 await client.any_placements(A_PLACEMENTS)

@@ -35,9 +35,9 @@ if TYPE_CHECKING:
     from rokt_async import RoktClient
     from rokt_async.emulator import Emulator
 
-#: Short per-attempt read limit so "slow beyond timeout" faults cost little time.
-FAST_TIMEOUTS = Timeouts(connect=2.0, read=0.25)
-SLOW_MS = 600.0  # a "slow" fault: well past FAST_TIMEOUTS.read
+#: Short attempts (connect + read = 0.45 s) so "slow beyond timeout" faults are cheap.
+FAST_TIMEOUTS = Timeouts(connect=0.2, read=0.25)
+SLOW_MS = 600.0  # a "slow" fault: well past one FAST_TIMEOUTS attempt
 
 
 def quantity_confirm(n: int, *, order: str = "o") -> ConfirmRequest:

@@ -95,6 +95,21 @@ async def test_confirm_sends_encoded_bytes_and_headers(fake_client: RoktClient) 
     assert uuid.UUID(headers["rokt-session-id"]).version == 4
 
 
+async def test_generated_session_ids_are_distinct_uuid4s(
+    fake_client: RoktClient,
+) -> None:
+    """Each call without a session id gets its own RFC 4122 version 4 UUID."""
+    with aioresponses() as mocked:
+        mocked.post(CONFIRM_URL, payload=CONFIRM_OK, repeat=True)
+        for _ in range(50):
+            await fake_client.confirm_cart(A_CONFIRM)
+    ids = [c.kwargs["headers"]["rokt-session-id"] for c in _sent(mocked, CONFIRM_URL)]
+    parsed = [uuid.UUID(i) for i in ids]
+    assert len(set(ids)) == 50
+    assert all(u.version == 4 and u.variant == uuid.RFC_4122 for u in parsed)
+    assert ids == [str(u) for u in parsed]
+
+
 async def test_given_session_id_and_client_locale_are_sent() -> None:
     """A caller's session id is sent as is; the client's default locale applies."""
     async with make_client(locale="en") as client:
