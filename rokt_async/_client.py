@@ -6,8 +6,8 @@ import asyncio
 import enum
 import logging
 import os
-import sys
 import random
+import sys
 import warnings
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, Self
@@ -58,7 +58,7 @@ if TYPE_CHECKING:
 __all__ = ["RoktClient"]
 
 _log: Final = logging.getLogger("rokt_async")
-_getrandbits: Final = random.getrandbits  # noqa: S311  (tracking ids, not secrets)
+_getrandbits: Final = random.getrandbits  # tracking ids, not secrets
 
 _fork_generation = 0
 
