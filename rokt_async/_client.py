@@ -28,7 +28,6 @@ from ._errors import (
     EventLoopMismatchError,
     ForkedProcessError,
     RequestValidationError,
-    ResponseDecodeError,
     RoktError,
 )
 from ._many import run_bounded
@@ -36,7 +35,7 @@ from ._retry import Retrier, RetryBudget, RetryHook, StatsCounter
 from ._session import USER_AGENT, new_session
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Sequence
+    from collections.abc import Coroutine, Iterable, Sequence
     from types import TracebackType
 
     import aiohttp
@@ -522,14 +521,19 @@ class RoktClient:
 
     # --- the one path behind every endpoint ---------------------------------------
 
-    async def _post(
+    def _post(
         self,
         endpoint: _endpoints.Endpoint,
         request: _Wire,
         session_id: str | None,
         locale: str | None,
         timeout: float | None,
-    ) -> Any:
+    ) -> Coroutine[Any, Any, Any]:
+        """Check and encode a call, then hand back the retrier's coroutine for it.
+
+        A plain function, not a coroutine: one coroutine frame less to resume on
+        every suspension of every request.
+        """
         session = self._pool.session_for_call()
         defaults = self._defaults
         headers = {"rokt-session-id": _session_id(session_id)}
@@ -544,7 +548,7 @@ class RoktClient:
             raise RequestValidationError("timeout must be > 0")
         # Encoded once: every attempt sends these same bytes.
         payload = _codec.ENCODER.encode(request)
-        status, body = await self._retrier.call(
+        return self._retrier.call(
             session,
             endpoint,
             self._urls[endpoint.name],
@@ -554,15 +558,6 @@ class RoktClient:
             defaults.retry,
             timeout,
         )
-        decoder = endpoint.decoder
-        if decoder is None:
-            return None
-        if body is None:
-            raise ResponseDecodeError(
-                f"HTTP {status} body is larger than {self._max_bytes} bytes",
-                status=status,
-            )
-        return _codec.decode_ok(body, decoder, status)
 
 
 def _caller_outside_this_module() -> str:

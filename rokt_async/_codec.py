@@ -49,6 +49,25 @@ def decode_ok(data: bytes, decoder: msgspec.json.Decoder[T], status: int) -> T:
         ) from None
 
 
+def decode_answer(
+    status: int,
+    body: bytes | None,
+    decoder: msgspec.json.Decoder[T] | None,
+    max_bytes: int,
+) -> T | None:
+    """The typed answer of a 2xx (None where no body is documented).
+
+    ``body`` is None when it was larger than ``max_bytes``.
+    """
+    if decoder is None:
+        return None
+    if body is None:
+        raise ResponseDecodeError(
+            f"HTTP {status} body is larger than {max_bytes} bytes", status=status
+        )
+    return decode_ok(body, decoder, status)
+
+
 def parse_error_body(data: bytes) -> ErrorBody | None:
     """Rokt's error JSON, or None for proxy HTML, empty or malformed bodies."""
     if not data:

@@ -14,10 +14,11 @@ import logging
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Final, TypeAlias
+from typing import TYPE_CHECKING, Any, Final, TypeAlias
 
 import backoff
 
+from ._codec import decode_answer
 from ._errors import (
     APIError,
     ConnectError,
@@ -224,8 +225,12 @@ class Retrier:
         headers: Mapping[str, str],
         policy: RetryPolicy,
         timeout: float | None,
-    ) -> tuple[int, bytes | None]:
+    ) -> Any:
         """Send until an answer, a definite failure, or the policy says stop.
+
+        Returns:
+            The 2xx answer decoded with ``endpoint.decoder`` (None without one).
+
 
         Raises:
             OutcomeUnknownError: a state-changing call gave up after an ambiguous
@@ -301,9 +306,10 @@ class Retrier:
             # A first-try success earns a token; a retried success returns what its
             # retries took, so only calls that never succeed drain the bucket.
             self._budget.give_back(spent or self._budget.refund)
+            status, body = answer
             if _log.isEnabledFor(logging.DEBUG):
-                _log.debug("POST %s -> %d (attempt %d)", url, answer[0], attempt)
-            return answer
+                _log.debug("POST %s -> %d (attempt %d)", url, status, attempt)
+            return decode_answer(status, body, endpoint.decoder, self._max_bytes)
 
     def _plan_retry(
         self,
