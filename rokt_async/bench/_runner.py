@@ -1,0 +1,145 @@
+"""One bench run: start the target, run the client processes, check the ledger."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+import sys
+from typing import TYPE_CHECKING, Any
+
+from ._check import check_ledger
+from ._flows import Status, WorkerPlan, run_worker
+from ._procs import run_processes
+from ._progress import Progress
+from ._report import RunConfig, build_report
+from ._target import EmbeddedEmulator, RemoteTarget
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Coroutine, Sequence
+
+    from ._cli import Options
+    from ._report import BenchReport
+    from ._stats import WorkerResult
+
+__all__ = ["plan_workers", "run_bench"]
+
+
+def _split(total: int, parts: int) -> list[int]:
+    """``total`` shared as evenly as possible, the first parts taking the rest."""
+    share, rest = divmod(total, parts)
+    return [share + (1 if i < rest else 0) for i in range(parts)]
+
+
+def plan_workers(
+    options: Options, *, base_url: str, api_key: str, tag_id: str, run_id: str
+) -> list[WorkerPlan]:
+    """One plan per client process: flows, warm-up and concurrency split evenly."""
+    n = options.processes
+    flows = _split(options.flows, n) if options.flows is not None else [None] * n
+    return [
+        WorkerPlan(
+            index=i,
+            base_url=base_url,
+            api_key=api_key,
+            tag_id=tag_id,
+            flows=flows[i],
+            duration=options.duration,
+            time_limit=options.time_limit,
+            warmup=warmup,
+            warmup_seconds=options.warmup_seconds,
+            concurrency=concurrency,
+            release_share=options.release_share,
+            seed=options.seed,
+            run_id=run_id,
+        )
+        for i, (warmup, concurrency) in enumerate(
+            zip(_split(options.warmup, n), _split(options.concurrency, n), strict=True)
+        )
+    ]
+
+
+async def _in_process(
+    plan: WorkerPlan,
+    progress: Callable[[Callable[[], tuple[int, int, int]]], Coroutine[Any, Any, None]],
+) -> WorkerResult:
+    status = Status()
+    drawing = asyncio.create_task(
+        progress(lambda: (status.phase, status.done, status.failed))
+    )
+    try:
+        return await run_worker(plan, status)
+    finally:
+        drawing.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await drawing
+
+
+async def run_bench(options: Options) -> tuple[BenchReport, Sequence[str]]:
+    """Run the bench the options describe.
+
+    Returns:
+        The report, and the secret values output must never show.
+
+    Raises:
+        BenchSetupError: the emulator did not start or a worker process failed.
+    """
+    target: EmbeddedEmulator | RemoteTarget
+    if options.base_url is None:
+        target = EmbeddedEmulator(seed=options.seed, faults=options.faults)
+    else:
+        target = RemoteTarget(
+            base_url=options.base_url,
+            api_key=options.api_key or "",
+            tag_id=options.tag_id or "",
+            faults=options.faults,
+        )
+    display = Progress(
+        sys.stderr,
+        flows=options.flows,
+        duration=options.duration,
+        enabled=not options.quiet,
+    )
+    async with target:
+        plans = plan_workers(
+            options,
+            base_url=target.url,
+            api_key=target.api_key,
+            tag_id=target.tag_id,
+            run_id=secrets.token_hex(4),
+        )
+        before = await target.ledger()
+        await target.apply_faults()
+        try:
+            if options.processes == 1:
+                result = await _in_process(plans[0], display.run)
+            else:
+                result = await run_processes(
+                    plans,
+                    use_uvloop=options.use_uvloop,
+                    time_limit=options.time_limit,
+                    progress=display.run,
+                )
+        finally:
+            await target.clear_faults()
+        after = await target.ledger()
+    check = check_ledger(
+        before, after, result.tally, required=isinstance(target, EmbeddedEmulator)
+    )
+    config = RunConfig(
+        target="embedded emulator" if options.base_url is None else "base url",
+        base_url=target.url,
+        flows=options.flows,
+        duration=options.duration,
+        time_limit=options.time_limit,
+        warmup=options.warmup,
+        warmup_seconds=options.warmup_seconds,
+        concurrency=options.concurrency,
+        processes=options.processes,
+        mix=options.mix,
+        faults=options.fault_specs(),
+        loop="uvloop" if options.use_uvloop else "asyncio",
+        seed=options.seed,
+    )
+    report = build_report(config, result, check, emulator_cpu=target.cpu_seconds)
+    return report, [target.api_key]

@@ -1,0 +1,304 @@
+"""Where the load goes: an embedded emulator subprocess, or a service at a URL.
+
+The embedded emulator is ``python -m rokt_async.emulator`` on 127.0.0.1, port 0,
+with a throwaway API key generated for the run, so the client's CPU and memory
+are measured without the server's. An emulator elsewhere (``--base-url`` on a
+loopback host) is driven through its admin endpoints: faults are set before the
+run and removed after it, and the ledger is read before and after.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+import secrets
+import signal
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Final, Self
+from urllib.parse import urlsplit
+
+import aiohttp
+import msgspec
+
+from .._config import is_loopback_host
+from ..emulator import Ledger
+from ._stats import process_cpu_seconds
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping, Sequence
+    from types import TracebackType
+
+__all__ = [
+    "DEFAULT_FAULT_PARAMS",
+    "BenchSetupError",
+    "EmbeddedEmulator",
+    "FaultRate",
+    "RemoteTarget",
+    "new_api_key",
+    "redact",
+]
+
+#: Parameters given to fault kinds that take some (the CLI sets only rates).
+DEFAULT_FAULT_PARAMS: Final[Mapping[str, Mapping[str, float]]] = MappingProxyType(
+    {"delay": {"max_ms": 100.0}, "503_retry_after": {"retry_after": 1.0}}
+)
+_START_TIMEOUT: Final = 30.0
+_STOP_TIMEOUT: Final = 10.0
+_ADMIN_TIMEOUT: Final = aiohttp.ClientTimeout(total=10.0)
+_LEDGER: Final = msgspec.json.Decoder(Ledger)
+_KEY_HEADER: Final = re.compile(r"(?i)(rokt-api-key[\"']?\s*[:=]\s*[\"']?)[^\s\"',}]+")
+
+
+class BenchSetupError(Exception):
+    """The run could not start: the emulator did not come up, a worker died."""
+
+
+@dataclass(frozen=True, slots=True)
+class FaultRate:
+    """Inject ``kind`` into a seeded share ``rate`` of ``endpoint``'s requests."""
+
+    endpoint: str
+    kind: str
+    rate: float
+    params: Mapping[str, float] = field(default_factory=dict)
+
+    def cli_spec(self) -> str:
+        """The emulator's ``--fault ENDPOINT:KIND:RATE[:NAME=VALUE,...]`` value."""
+        spec = f"{self.endpoint}:{self.kind}:{self.rate}"
+        if self.params:
+            spec += ":" + ",".join(f"{k}={v}" for k, v in self.params.items())
+        return spec
+
+
+def new_api_key() -> str:
+    """A throwaway API key for the embedded emulator; valid for one run only."""
+    return "bench-" + secrets.token_urlsafe(18)
+
+
+def redact(text: str, secret_values: Iterable[str]) -> str:
+    """``text`` with every secret value and every ``rokt-api-key`` value masked."""
+    for value in secret_values:
+        if value:
+            text = text.replace(value, "***")
+    return _KEY_HEADER.sub(r"\1***", text)
+
+
+async def _get_ledger(session: aiohttp.ClientSession, base_url: str) -> Ledger:
+    async with session.get(f"{base_url}/_emulator/ledger") as response:
+        response.raise_for_status()
+        return _LEDGER.decode(await response.read())
+
+
+class EmbeddedEmulator:
+    """``python -m rokt_async.emulator`` on 127.0.0.1:0 as a child process.
+
+    Args:
+        seed: seeds the emulator's identifiers and random faults.
+        faults: rates to inject from the first request on.
+        tag_id: the tag id it accepts.
+    """
+
+    def __init__(
+        self, *, seed: int, faults: Sequence[FaultRate], tag_id: str = "bench-tag"
+    ) -> None:
+        self.api_key = new_api_key()
+        self.tag_id = tag_id
+        self.url = ""
+        self._seed = seed
+        self._faults = tuple(faults)
+        self._process: asyncio.subprocess.Process | None = None
+        self._session: aiohttp.ClientSession | None = None
+        self._cpu_seconds: float | None = None
+
+    def __repr__(self) -> str:
+        return f"<EmbeddedEmulator {self.url or 'not started'}>"
+
+    @property
+    def pid(self) -> int | None:
+        """The child's process id while it runs."""
+        return None if self._process is None else self._process.pid
+
+    @property
+    def cpu_seconds(self) -> float | None:
+        """CPU the emulator used, read when it stopped (None where unknown)."""
+        return self._cpu_seconds
+
+    async def __aenter__(self) -> Self:
+        command = [
+            sys.executable,
+            "-m",
+            "rokt_async.emulator",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--api-key",
+            self.api_key,
+            "--tag-id",
+            self.tag_id,
+            "--seed",
+            str(self._seed),
+        ]
+        for fault in self._faults:
+            command += ["--fault", fault.cli_spec()]
+        with tempfile.TemporaryFile() as errors:
+            process = await asyncio.create_subprocess_exec(
+                *command,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=errors,
+            )
+            self._process = process
+            try:
+                line = await self._first_line(process)
+            except BaseException:
+                await self._stop()
+                raise
+            if not line.startswith("http://"):
+                await self._stop()
+                errors.seek(0)
+                said = errors.read()[-2000:].decode(errors="replace").strip()
+                raise BenchSetupError(
+                    "the embedded emulator did not start: "
+                    + redact(said or "no output", [self.api_key])
+                )
+        self.url = line
+        self._session = aiohttp.ClientSession(timeout=_ADMIN_TIMEOUT)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        session, self._session = self._session, None
+        if session is not None:
+            await session.close()
+        await self._stop()
+
+    @staticmethod
+    async def _first_line(process: asyncio.subprocess.Process) -> str:
+        if process.stdout is None:
+            return ""
+        try:
+            raw = await asyncio.wait_for(process.stdout.readline(), _START_TIMEOUT)
+        except TimeoutError:
+            return ""
+        return raw.decode(errors="replace").strip()
+
+    async def _stop(self) -> None:
+        process, self._process = self._process, None
+        if process is None:
+            return
+        self._cpu_seconds = process_cpu_seconds(process.pid)
+        if process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                process.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.wait_for(process.wait(), _STOP_TIMEOUT)
+            except TimeoutError:
+                with contextlib.suppress(ProcessLookupError):
+                    process.kill()
+                await process.wait()
+        if process.stdout is not None:
+            await process.stdout.read()  # drain to EOF so the pipe closes cleanly
+
+    async def ledger(self) -> Ledger | None:
+        """The emulator's ledger now."""
+        if self._session is None:
+            return None
+        return await _get_ledger(self._session, self.url)
+
+    async def apply_faults(self) -> None:
+        """Nothing to do: the faults were given on its command line."""
+
+    async def clear_faults(self) -> None:
+        """Nothing to do: the emulator stops with the run."""
+
+
+class RemoteTarget:
+    """A service at ``base_url``: an emulator when the host is loopback.
+
+    Faults and the ledger need the emulator's admin endpoints, so they are used
+    only on a loopback host; nothing but the API calls goes anywhere else.
+    """
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        api_key: str,
+        tag_id: str,
+        faults: Sequence[FaultRate],
+    ) -> None:
+        self.url = base_url.rstrip("/")
+        self.api_key = api_key
+        self.tag_id = tag_id
+        self.cpu_seconds: float | None = None
+        self._faults = tuple(faults)
+        self._session: aiohttp.ClientSession | None = None
+        self.is_emulator = is_loopback_host(urlsplit(self.url).hostname or "")
+
+    def __repr__(self) -> str:
+        return f"<RemoteTarget {self.url}>"
+
+    async def __aenter__(self) -> Self:
+        if self.is_emulator:
+            self._session = aiohttp.ClientSession(timeout=_ADMIN_TIMEOUT)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        session, self._session = self._session, None
+        if session is not None:
+            await session.close()
+
+    async def ledger(self) -> Ledger | None:
+        """The emulator's ledger, or None when there is none to read."""
+        if self._session is None:
+            return None
+        try:
+            return await _get_ledger(self._session, self.url)
+        except (aiohttp.ClientError, msgspec.DecodeError, TimeoutError):
+            return None
+
+    async def _set_rates(self, rates: Iterable[FaultRate]) -> None:
+        if self._session is None:
+            return
+        for fault in rates:
+            body = {
+                "action": "set_rate",
+                "endpoint": fault.endpoint,
+                "kind": fault.kind,
+                "rate": fault.rate,
+                "params": dict(fault.params),
+            }
+            async with self._session.post(
+                f"{self.url}/_emulator/faults", json=body
+            ) as response:
+                if response.status != 200:
+                    text = (await response.text())[:500]
+                    raise BenchSetupError(f"the emulator refused a fault: {text}")
+
+    async def apply_faults(self) -> None:
+        """Set the run's fault rates on the emulator.
+
+        Raises:
+            BenchSetupError: the emulator refused one.
+        """
+        await self._set_rates(self._faults)
+
+    async def clear_faults(self) -> None:
+        """Set the run's fault rates back to 0."""
+        await self._set_rates(
+            FaultRate(f.endpoint, f.kind, 0.0, f.params) for f in self._faults
+        )
