@@ -93,7 +93,28 @@ async def _get_ledger(session: aiohttp.ClientSession, base_url: str) -> Ledger:
         return _LEDGER.decode(await response.read())
 
 
-class EmbeddedEmulator:
+class _AdminTarget:
+    """What both targets share: an admin session to the emulator, closed on exit."""
+
+    url: str
+    _session: aiohttp.ClientSession | None
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        session, self._session = self._session, None
+        if session is not None:
+            await session.close()
+        await self._stop()
+
+    async def _stop(self) -> None:
+        """Stop what the target started; a remote target started nothing."""
+
+
+class EmbeddedEmulator(_AdminTarget):
     """``python -m rokt_async.emulator`` on 127.0.0.1:0 as a child process.
 
     Args:
@@ -170,17 +191,6 @@ class EmbeddedEmulator:
         self._session = aiohttp.ClientSession(timeout=_ADMIN_TIMEOUT)
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        session, self._session = self._session, None
-        if session is not None:
-            await session.close()
-        await self._stop()
-
     @staticmethod
     async def _first_line(process: asyncio.subprocess.Process) -> str:
         if process.stdout is None:
@@ -221,7 +231,7 @@ class EmbeddedEmulator:
         """Nothing to do: the emulator stops with the run."""
 
 
-class RemoteTarget:
+class RemoteTarget(_AdminTarget):
     """A service at ``base_url``: an emulator when the host is loopback.
 
     Faults and the ledger need the emulator's admin endpoints, so they are used
@@ -251,16 +261,6 @@ class RemoteTarget:
         if self.is_emulator:
             self._session = aiohttp.ClientSession(timeout=_ADMIN_TIMEOUT)
         return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        session, self._session = self._session, None
-        if session is not None:
-            await session.close()
 
     async def ledger(self) -> Ledger | None:
         """The emulator's ledger, or None when there is none to read."""
