@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import enum
 import logging
 import os
 import random
@@ -25,13 +23,12 @@ from ._config import (
 from ._errors import (
     ClientClosedError,
     ConfigurationError,
-    EventLoopMismatchError,
-    ForkedProcessError,
     RequestValidationError,
     RoktError,
 )
 from ._many import run_bounded
-from ._retry import Retrier, RetryBudget, RetryHook, StatsCounter
+from ._pool import Pool, State
+from ._retry import Retrier, RetryHook
 from ._session import USER_AGENT, new_session
 
 if TYPE_CHECKING:
@@ -58,69 +55,6 @@ __all__ = ["RoktClient"]
 
 _log: Final = logging.getLogger("rokt_async")
 _getrandbits: Final = random.getrandbits  # tracking ids, not secrets
-
-_fork_generation = 0
-
-
-def _after_fork_in_child() -> None:
-    global _fork_generation
-    _fork_generation += 1
-
-
-os.register_at_fork(after_in_child=_after_fork_in_child)
-
-
-class _State(enum.Enum):
-    UNOPENED = "unopened"
-    OPEN = "open"
-    CLOSED = "closed"
-
-
-class _Pool:
-    """What every view of one client shares: the session, its state and counters."""
-
-    __slots__ = (
-        "budget",
-        "created_at",
-        "fork_generation",
-        "loop",
-        "owns_session",
-        "pid",
-        "session",
-        "state",
-        "stats",
-    )
-
-    def __init__(self, session: aiohttp.ClientSession | None, created_at: str) -> None:
-        self.session = session
-        self.owns_session = session is None
-        self.state = _State.UNOPENED
-        self.loop: asyncio.AbstractEventLoop | None = None
-        self.pid = 0
-        self.fork_generation = 0
-        self.created_at = created_at
-        self.stats = StatsCounter()
-        self.budget = RetryBudget()
-
-    def session_for_call(self) -> aiohttp.ClientSession:
-        """The open session, or a ClientStateError saying how to fix the misuse."""
-        session = self.session
-        if self.state is not _State.OPEN or session is None:
-            raise ClientClosedError(
-                f"RoktClient is {self.state.value}; use it inside `async with client:`"
-                " and create a new client after closing one"
-            )
-        if self.fork_generation != _fork_generation:
-            raise ForkedProcessError(
-                f"RoktClient was opened in process {self.pid} and used in forked child"
-                f" {os.getpid()}; create and open a new client in the child"
-            )
-        if asyncio.get_running_loop() is not self.loop:
-            raise EventLoopMismatchError(
-                "RoktClient was opened on another event loop; open one client per"
-                " event loop (e.g. in your app's lifespan) and use it only there"
-            )
-        return session
 
 
 class _Secret(str):
@@ -223,7 +157,7 @@ class RoktClient:
         self._timeouts = timeouts
         self._max_bytes = max_response_bytes
         self._defaults = _CallDefaults(locale=locale, timeout=None, retry=retry)
-        self._pool = _Pool(session, _caller_outside_this_module())
+        self._pool = Pool(session, _caller_outside_this_module())
         self._retrier = Retrier(
             stats=self._pool.stats,
             budget=self._pool.budget,
@@ -310,21 +244,19 @@ class RoktClient:
         pool = self._pool
         if self._is_view:
             raise ClientClosedError("a with_options() view is opened by its client")
-        if pool.state is not _State.UNOPENED:
+        if pool.state is not State.UNOPENED:
             raise ClientClosedError(
                 f"RoktClient is {pool.state.value}; create a new client instead"
             )
-        pool.loop = asyncio.get_running_loop()
-        if pool.session is None:
-            pool.session = new_session(
+        session = pool.session
+        if session is None:
+            session = new_session(
                 timeouts=self._timeouts,
                 limits=self._limits,
                 headers=self._headers,
                 trace_configs=self._trace_configs,
             )
-        pool.pid = os.getpid()
-        pool.fork_generation = _fork_generation
-        pool.state = _State.OPEN
+        pool.mark_open(session)
 
     async def close(self) -> None:
         """Close the pool if this client built it. Idempotent; no-op on a view."""
@@ -332,14 +264,14 @@ class RoktClient:
             return
         pool = self._pool
         session, pool.session = pool.session, None
-        pool.state = _State.CLOSED
+        pool.state = State.CLOSED
         if session is not None and pool.owns_session and not session.closed:
             await session.close()
 
     @property
     def is_closed(self) -> bool:
         """True once the client was closed."""
-        return self._pool.state is _State.CLOSED
+        return self._pool.state is State.CLOSED
 
     @property
     def stats(self) -> ClientStats:
@@ -358,7 +290,7 @@ class RoktClient:
         if (
             pool is None
             or getattr(self, "_is_view", True)
-            or pool.state is not _State.OPEN
+            or pool.state is not State.OPEN
             or not pool.owns_session
         ):
             return

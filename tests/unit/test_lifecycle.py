@@ -19,7 +19,7 @@ from rokt_async import (
     ForkedProcessError,
     RoktClient,
 )
-from rokt_async import _client as client_module
+from rokt_async import _pool as pool_module
 from tests.conftest import A_PLACEMENTS, FAKE_BASE, make_client
 
 PLACEMENTS_URL = f"{FAKE_BASE}/v1/placements/any"
@@ -128,7 +128,7 @@ async def test_use_after_fork_raises_typed_error(
     """After a fork the child's calls fail with ForkedProcessError, not a hang."""
     async with make_client() as client:
         monkeypatch.setattr(
-            client_module, "_fork_generation", client_module._fork_generation + 1
+            pool_module, "_fork_generation", pool_module._fork_generation + 1
         )
         with pytest.raises(ForkedProcessError, match="new client in the child"):
             await client.any_placements(A_PLACEMENTS)
@@ -142,7 +142,7 @@ async def test_real_fork_bumps_the_generation_in_the_child() -> None:
         warnings.simplefilter("ignore", DeprecationWarning)  # fork with threads
         pid = os.fork()
     if pid == 0:  # child: report whether the generation moved, then leave at once
-        os.write(write_end, b"1" if client_module._fork_generation else b"0")
+        os.write(write_end, b"1" if pool_module._fork_generation else b"0")
         os._exit(0)
     os.close(write_end)
     os.waitpid(pid, 0)  # noqa: ASYNC222  (the child exits at once)

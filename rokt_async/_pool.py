@@ -1,0 +1,94 @@
+"""The state every view of one client shares: session, owner, loop and process.
+
+It also holds the misuse checks run before every call: closed or unopened, used
+in a forked child, used from another event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import os
+from typing import TYPE_CHECKING
+
+from ._errors import ClientClosedError, EventLoopMismatchError, ForkedProcessError
+from ._retry import RetryBudget, StatsCounter
+
+if TYPE_CHECKING:
+    import aiohttp
+
+__all__ = ["Pool", "State"]
+
+#: Bumped in a child after os.fork; a pool opened under another value is stale.
+_fork_generation = 0
+
+
+def _after_fork_in_child() -> None:
+    global _fork_generation  # one counter, bumped in every forked child
+    _fork_generation += 1
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+class State(enum.Enum):
+    """Where a client is in its one-way life."""
+
+    UNOPENED = "unopened"
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+class Pool:
+    """What every view of one client shares: the session, its state and counters."""
+
+    __slots__ = (
+        "budget",
+        "created_at",
+        "fork_generation",
+        "loop",
+        "owns_session",
+        "pid",
+        "session",
+        "state",
+        "stats",
+    )
+
+    def __init__(self, session: aiohttp.ClientSession | None, created_at: str) -> None:
+        self.session = session
+        self.owns_session = session is None
+        self.state = State.UNOPENED
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.pid = 0
+        self.fork_generation = 0
+        self.created_at = created_at
+        self.stats = StatsCounter()
+        self.budget = RetryBudget()
+
+    def mark_open(self, session: aiohttp.ClientSession) -> None:
+        """Record the session and where it opened: this loop, this process."""
+        self.session = session
+        self.loop = asyncio.get_running_loop()
+        self.pid = os.getpid()
+        self.fork_generation = _fork_generation
+        self.state = State.OPEN
+
+    def session_for_call(self) -> aiohttp.ClientSession:
+        """The open session, or a ClientStateError saying how to fix the misuse."""
+        session = self.session
+        if self.state is not State.OPEN or session is None:
+            raise ClientClosedError(
+                f"RoktClient is {self.state.value}; use it inside `async with client:`"
+                " and create a new client after closing one"
+            )
+        if self.fork_generation != _fork_generation:
+            raise ForkedProcessError(
+                f"RoktClient was opened in process {self.pid} and used in forked child"
+                f" {os.getpid()}; create and open a new client in the child"
+            )
+        if asyncio.get_running_loop() is not self.loop:
+            raise EventLoopMismatchError(
+                "RoktClient was opened on another event loop; open one client per"
+                " event loop (e.g. in your app's lifespan) and use it only there"
+            )
+        return session
