@@ -35,9 +35,10 @@ if TYPE_CHECKING:
     from rokt_async import RoktClient
     from rokt_async.emulator import Emulator
 
-#: Short attempts (connect + read = 0.45 s) so "slow beyond timeout" faults are cheap.
-FAST_TIMEOUTS = Timeouts(connect=0.2, read=0.25)
-SLOW_MS = 600.0  # a "slow" fault: well past one FAST_TIMEOUTS attempt
+#: Short attempts (connect + read = 1.25 s) so "slow beyond timeout" faults stay
+#: cheap, with connect roomy enough that a loaded CI machine still connects.
+FAST_TIMEOUTS = Timeouts(connect=1.0, read=0.25)
+SLOW_MS = 1500.0  # a "slow" fault: well past one FAST_TIMEOUTS attempt
 
 
 def quantity_confirm(n: int, *, order: str = "o") -> ConfirmRequest:
