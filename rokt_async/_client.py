@@ -463,8 +463,7 @@ class RoktClient:
     ) -> Coroutine[Any, Any, Any]:
         """Check and encode a call, then hand back the retrier's coroutine for it.
 
-        A plain function, not a coroutine: one coroutine frame less to resume on
-        every suspension of every request.
+        Checks run when the endpoint method is awaited, before anything is sent.
         """
         session = self._pool.session_for_call()
         defaults = self._defaults

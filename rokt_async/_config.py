@@ -77,6 +77,11 @@ class Timeouts:
         _positive(self, "connect", self.connect)
         _positive(self, "read", self.read)
 
+    @property
+    def attempt_limit(self) -> float:
+        """The longest one attempt may take: ``connect + read``."""
+        return self.connect + self.read
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PoolLimits:

@@ -188,7 +188,6 @@ class Retrier:
         "_stats",
         "_timeouts",
         "_whole_attempt",
-        "_whole_attempt_total",
     )
 
     def __init__(
@@ -210,7 +209,6 @@ class Retrier:
         self._max_bytes = max_bytes
         #: Built once: most first attempts have more time left than one may use.
         self._whole_attempt = client_timeout(timeouts, None)
-        self._whole_attempt_total = timeouts.connect + timeouts.read
         self._sleep = sleep
         self._random = rng
         self._clock = clock
@@ -230,7 +228,6 @@ class Retrier:
 
         Returns:
             The 2xx answer decoded with ``endpoint.decoder`` (None without one).
-
 
         Raises:
             OutcomeUnknownError: a state-changing call gave up after an ambiguous
@@ -255,7 +252,7 @@ class Retrier:
             remaining = deadline - clock()
             timeout_now = (
                 self._whole_attempt
-                if remaining >= self._whole_attempt_total
+                if remaining >= self._timeouts.attempt_limit
                 else client_timeout(self._timeouts, remaining)
             )
             try:

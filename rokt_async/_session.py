@@ -28,7 +28,7 @@ def client_timeout(
     One timer per attempt: aiohttp's ``sock_read`` would re-arm a second timer on
     every chunk received, which costs more than the whole msgspec decode.
     """
-    cap = timeouts.connect + timeouts.read
+    cap = timeouts.attempt_limit
     total = cap if remaining is None else min(cap, remaining)
     return aiohttp.ClientTimeout(total=total, connect=timeouts.connect)
 
