@@ -62,36 +62,22 @@ async def post_once(
                 return status, body
             raise _api_error(status, body, response.headers)
     except aiohttp.ConnectionTimeoutError as exc:  # pool wait or connect: never sent
-        raise ConnectError("timed out waiting for a connection") from _bare(exc)
+        raise ConnectError("timed out waiting for a connection") from exc
     except aiohttp.ClientConnectorError as exc:  # refused, DNS, TLS: never sent
-        raise ConnectError(f"could not connect: {exc.os_error}") from _bare(exc)
+        raise ConnectError(f"could not connect: {exc.os_error}") from exc
     except TimeoutError as exc:  # read gap or the attempt's deadline
-        raise RequestTimeoutError("no complete answer before the deadline") from _bare(
-            exc
-        )
+        raise RequestTimeoutError("no complete answer before the deadline") from exc
     except aiohttp.ClientResponseError as exc:  # its repr holds the request headers
         lost = f"{type(exc).__name__}: {exc.status} {exc.message}"
     except aiohttp.ClientPayloadError as exc:
         raise ConnectionLostError(
             f"the answer broke off mid-body ({type(exc).__name__})"
-        ) from _bare(exc)
+        ) from exc
     except aiohttp.ClientError as exc:  # disconnects, resets, OS errors
         raise ConnectionLostError(
             f"the connection was lost ({type(exc).__name__})"
-        ) from _bare(exc)
+        ) from exc
     raise ConnectionLostError(f"unreadable answer ({lost})")
-
-
-def _bare(exc: BaseException) -> BaseException:
-    """The cause (and what it chains) without tracebacks: aiohttp's frames hold the
-    aborted transport and socket in reference cycles only a full collection frees."""
-    link: BaseException | None = exc
-    seen = 0
-    while link is not None and seen < 8:
-        link.__traceback__ = None
-        link = link.__cause__ or link.__context__
-        seen += 1
-    return exc
 
 
 async def _read_capped(
