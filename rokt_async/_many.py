@@ -31,12 +31,24 @@ async def run_bounded(
 
     async def worker() -> None:
         for index in indexes:
-            try:
-                results[index] = await call(requests[index])
-            except RoktError as exc:
-                results[index] = exc
+            results[index] = await _settle(call, requests[index])
 
     async with asyncio.TaskGroup() as group:
         for _ in range(min(concurrency, len(requests))):
             group.create_task(worker())
     return cast("list[Res | RoktError]", results)  # every slot was filled
+
+
+async def _settle(
+    call: Callable[[Req], Awaitable[Res]], request: Req
+) -> Res | RoktError:
+    """The call's response or its error.
+
+    Caught here, not in the worker: the error's traceback keeps the frame that caught
+    it, and the worker's frame reaches the results list that holds the error, which
+    would make a reference cycle only the cyclic GC frees.
+    """
+    try:
+        return await call(request)
+    except RoktError as exc:
+        return exc

@@ -295,9 +295,8 @@ class Retrier:
                     raise self._outcome_unknown(exc, endpoint, request) from exc
                 spent += self._budget.cost_of(exc)
                 stats.retries += 1
-                event = RetryEvent(endpoint.name, attempt, delay, exc)
-                for hook in self._hooks:
-                    hook(event)
+                if self._hooks:
+                    self._run_hooks(RetryEvent(endpoint.name, attempt, delay, exc))
                 await self._sleep(delay)
                 continue
             # A first-try success earns a token; a retried success returns what its
@@ -339,6 +338,13 @@ class Retrier:
             self._stats.budget_refusals += 1
             return None
         return delay
+
+    def _run_hooks(self, event: RetryEvent) -> None:
+        # A helper's frame, not call()'s: a local there holding the event (and so
+        # the error and its traceback back to that frame) would be a reference
+        # cycle that only the cyclic GC frees.
+        for hook in self._hooks:
+            hook(event)
 
     def _may_hedge(self) -> bool:
         """A hedge is one more attempt: counted, and paid for from the budget."""

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import functools
 import platform
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, cast
 
 import aiohttp
+from aiohttp.client_proto import ResponseHandler
 
 from ._version import __version__
 
 if TYPE_CHECKING:
+    import asyncio
     from collections.abc import Mapping, Sequence
 
     from ._config import PoolLimits, Timeouts
@@ -18,6 +21,24 @@ USER_AGENT: Final = (
     f"rokt-async/{__version__} aiohttp/{aiohttp.__version__} "
     f"Python/{platform.python_version()}"
 )
+
+
+#: Bytes asyncio's plain-socket transport asks ``recv()`` for. Its default, 256 KiB,
+#: is allocated on every read and then shrunk to the few KiB a Rokt answer holds;
+#: under connection churn (resets, retries) that fragments the C heap and RSS
+#: creeps. TLS transports read into a buffer of their own and are left as they are.
+READ_SIZE: Final = 16 * 1024
+
+
+class _SizedReadsHandler(ResponseHandler):
+    """aiohttp's response protocol, asking the transport for ``READ_SIZE`` reads."""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        # asyncio's selector transports read ``self.max_size`` bytes per recv();
+        # uvloop's and TLS transports have no such attribute.
+        if isinstance(getattr(transport, "max_size", None), int):
+            transport.max_size = READ_SIZE  # type: ignore[attr-defined]
 
 
 def client_timeout(
@@ -51,6 +72,14 @@ def new_session(
         use_dns_cache=True,
         ttl_dns_cache=int(limits.dns_ttl),
     )
+    # aiohttp builds each connection's protocol with ``_factory``; when a release
+    # drops it, connections keep asyncio's default read size and work the same.
+    factory = getattr(connector, "_factory", None)
+    if isinstance(factory, functools.partial) and factory.func is ResponseHandler:
+        connector._factory = cast(
+            "functools.partial[ResponseHandler]",
+            functools.partial(_SizedReadsHandler, *factory.args, **factory.keywords),
+        )
     return aiohttp.ClientSession(
         connector=connector,
         connector_owner=True,
