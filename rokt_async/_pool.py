@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import enum
 import os
+import threading
 from typing import TYPE_CHECKING
 
 from ._errors import ClientClosedError, EventLoopMismatchError, ForkedProcessError
@@ -52,6 +53,7 @@ class Pool:
         "session",
         "state",
         "stats",
+        "thread",
     )
 
     def __init__(self, session: aiohttp.ClientSession | None, created_at: str) -> None:
@@ -59,6 +61,7 @@ class Pool:
         self.owns_session = session is None
         self.state = State.UNOPENED
         self.loop: asyncio.AbstractEventLoop | None = None
+        self.thread = 0
         self.pid = 0
         self.fork_generation = 0
         self.created_at = created_at
@@ -69,6 +72,7 @@ class Pool:
         """Record the session and where it opened: this loop, this process."""
         self.session = session
         self.loop = asyncio.get_running_loop()
+        self.thread = threading.get_ident()
         self.pid = os.getpid()
         self.fork_generation = _fork_generation
         self.state = State.OPEN
@@ -86,7 +90,15 @@ class Pool:
                 f"RoktClient was opened in process {self.pid} and used in forked child"
                 f" {os.getpid()}; create and open a new client in the child"
             )
-        if asyncio.get_running_loop() is not self.loop:
+        # A thread runs one loop at a time: on the opening thread with the opening
+        # loop running, the caller is on that loop. (asyncio.get_running_loop() would
+        # say so too, but it makes a getpid() system call on every use.)
+        loop = self.loop
+        if (
+            threading.get_ident() != self.thread
+            or loop is None
+            or not loop.is_running()
+        ):
             raise EventLoopMismatchError(
                 "RoktClient was opened on another event loop; open one client per"
                 " event loop (e.g. in your app's lifespan) and use it only there"

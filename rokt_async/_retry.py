@@ -1,7 +1,7 @@
 """Retries: classification, backoff with full jitter, deadline, budget, hooks.
 
 The waits come from ``backoff.expo`` with full jitter; our own loop owns the clock
-(the event loop's monotonic time), so that a call's deadline bounds every attempt and
+(``time.monotonic``), so that a call's deadline bounds every attempt and
 every sleep, ``Retry-After`` is honoured, and the client-wide budget is consulted
 before each retry. The happy path costs one attempt and two counter updates.
 """
@@ -12,6 +12,7 @@ import asyncio
 import functools
 import logging
 import random
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, TypeAlias
@@ -165,7 +166,8 @@ class RetryBudget:
 
     def give_back(self, amount: int) -> None:
         """Return tokens, never past capacity."""
-        self.tokens = min(self.capacity, self.tokens + amount)
+        tokens = self.tokens + amount
+        self.tokens = tokens if tokens < self.capacity else self.capacity
 
 
 def _delays(policy: RetryPolicy) -> Iterator[float]:
@@ -188,6 +190,7 @@ class Retrier:
         "_stats",
         "_timeouts",
         "_whole_attempt",
+        "_whole_attempt_limit",
     )
 
     def __init__(
@@ -209,9 +212,12 @@ class Retrier:
         self._max_bytes = max_bytes
         #: Built once: most first attempts have more time left than one may use.
         self._whole_attempt = client_timeout(timeouts, None)
+        self._whole_attempt_limit = timeouts.attempt_limit
         self._sleep = sleep
         self._random = rng
-        self._clock = clock
+        # time.monotonic is the clock asyncio's loop keeps; asking the running loop
+        # for it would cost a getpid() system call per call.
+        self._clock = clock or time.monotonic
 
     async def call(
         self,
@@ -236,7 +242,7 @@ class Retrier:
         """
         stats = self._stats
         stats.calls += 1
-        clock = self._clock or asyncio.get_running_loop().time
+        clock = self._clock
         deadline = clock() + (
             timeout if timeout is not None else policy.deadline_for(endpoint.name)
         )
@@ -252,7 +258,7 @@ class Retrier:
             remaining = deadline - clock()
             timeout_now = (
                 self._whole_attempt
-                if remaining >= self._timeouts.attempt_limit
+                if remaining >= self._whole_attempt_limit
                 else client_timeout(self._timeouts, remaining)
             )
             try:

@@ -57,7 +57,11 @@ async def post_once(
             allow_redirects=False,
         ) as response:
             status = response.status
-            body = await _read_capped(response, max_bytes)
+            length = response.content_length
+            if length is not None and length <= max_bytes:  # the usual answer
+                body: bytes | None = await response.read()
+            else:
+                body = await _read_capped(response, max_bytes)
             if 200 <= status < 300:
                 return status, body
             raise _api_error(status, body, response.headers)

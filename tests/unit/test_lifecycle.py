@@ -183,3 +183,20 @@ def test_repr_never_shows_the_key(canary_key: str) -> None:
     assert canary_key not in repr(client)
     assert canary_key not in str(client)
     assert canary_key not in repr(client._headers)
+
+
+def test_use_from_a_later_loop_on_the_same_thread_raises_typed_error() -> None:
+    """Opened in one loop, called from the next loop on the same thread: refused."""
+    client = make_client()
+    first = asyncio.new_event_loop()
+    try:
+        first.run_until_complete(client.open())
+        second = asyncio.new_event_loop()
+        try:
+            with pytest.raises(EventLoopMismatchError, match="one client per event"):
+                second.run_until_complete(client.any_placements(A_PLACEMENTS))
+        finally:
+            second.close()
+        first.run_until_complete(client.close())
+    finally:
+        first.close()
