@@ -1,7 +1,9 @@
 """Command line: ``python -m rokt_async.emulator``, serving until Ctrl-C or SIGTERM.
 
 Prints its URL on one line as soon as it serves, then nothing per request. It
-binds 127.0.0.1 unless ``--host`` says otherwise, and never prints the API key.
+binds 127.0.0.1 unless ``--host`` says otherwise, and never prints the API key. It
+keeps no copies of the requests it serves (the ledger still counts them), so long
+load runs do not grow it.
 
 Examples::
 
@@ -168,6 +170,9 @@ def build(args: argparse.Namespace) -> Emulator:
         catalog=dict(args.item),
         placements_result=args.placements_result,
         keepalive_timeout=args.keepalive_timeout,
+        # Recorded requests are read in-process (Emulator.requests()); no admin
+        # endpoint serves them, so a CLI emulator keeping them would only grow.
+        max_recorded=0,
     )
     for endpoint, kind, rate, params in args.fault:
         emulator.faults.set_rate(endpoint, kind, rate, **params)

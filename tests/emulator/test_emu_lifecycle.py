@@ -340,3 +340,13 @@ def test_cli_flags_build_catalog_and_faults() -> None:
         11.0,
         "EUR",
     )
+
+
+async def test_cli_emulator_keeps_no_request_copies_but_counts_them() -> None:
+    """A CLI emulator under load does not grow with every request it serves."""
+    emu = build(parse_args(["--api-key", KEY, "--tag-id", TAG, "--port", "0"]))
+    async with emu, RoktClient(api_key=KEY, tag_id=TAG, base_url=emu.url) as client:
+        for n in range(3):
+            await client.confirm_cart(confirm_quantity(f"c{n}", f"o{n}", parking=1))
+        assert emu.requests() == []
+        assert emu.ledger().requests == 3
