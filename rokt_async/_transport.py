@@ -58,10 +58,14 @@ async def post_once(
         ) as response:
             status = response.status
             length = response.content_length
-            if length is not None and length <= max_bytes:  # the usual answer
-                body: bytes | None = await response.read()
-            else:
+            body: bytes | None
+            if length is None:  # chunked or read-until-close
                 body = await _read_capped(response, max_bytes)
+            elif length <= max_bytes:
+                body = await response.read()
+            else:  # declared too large: not read, and the connection dropped
+                response.close()
+                body = None
             if 200 <= status < 300:
                 return status, body
             raise _api_error(status, body, response.headers)
@@ -87,13 +91,8 @@ async def post_once(
 async def _read_capped(
     response: aiohttp.ClientResponse, max_bytes: int
 ) -> bytes | None:
-    """The whole body, or None (and the connection dropped) once it passes the cap."""
-    length = response.content_length
-    if length is not None:
-        if length > max_bytes:
-            response.close()
-            return None
-        return await response.read()
+    """A body of unknown length, or None (and the connection dropped) once it
+    passes the cap."""
     chunks: list[bytes] = []
     size = 0
     async for chunk in response.content.iter_any():

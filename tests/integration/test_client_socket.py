@@ -258,6 +258,26 @@ async def test_chunked_oversized_body_is_refused() -> None:
             await client.any_placements(A_PLACEMENTS)
 
 
+async def test_declared_oversized_body_is_refused_unread() -> None:
+    """A Content-Length past the cap is refused before reading; the socket is shut."""
+    closed = asyncio.Event()
+
+    async def handler(reader: StreamReader, writer: StreamWriter) -> None:
+        await read_request(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n{")
+        await writer.drain()
+        while await reader.read(1024):  # until the client drops the connection
+            pass
+        closed.set()
+        writer.close()
+
+    server = raw_server(handler)
+    async with server as url, make_client(url, max_response_bytes=8192) as client:
+        with pytest.raises(ResponseDecodeError, match="larger than 8192"):
+            await client.any_placements(A_PLACEMENTS)
+        await asyncio.wait_for(closed.wait(), timeout=5)
+
+
 async def test_garbage_answer_never_leaks_the_key(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
