@@ -24,22 +24,11 @@ async def hedged(
     ``may_hedge()`` agrees, run a second copy. The first success wins and the other
     copy is cancelled and awaited; if both fail, the first copy's error is raised.
     """
-    first = asyncio.ensure_future(send())
-    tasks: list[asyncio.Future[T]] = [first]
+    tasks: list[asyncio.Future[T]] = [asyncio.ensure_future(send())]
+    settled: asyncio.Future[T] | None = None
     try:
-        done, _ = await asyncio.wait(tasks, timeout=after)
-        if done or not may_hedge():
-            return await first
-        tasks.append(asyncio.ensure_future(send()))
-        pending: set[asyncio.Future[T]] = set(tasks)
-        while pending:
-            done, pending = await asyncio.wait(
-                pending, return_when=asyncio.FIRST_COMPLETED
-            )
-            for task in done:
-                if not task.cancelled() and task.exception() is None:
-                    return task.result()
-        return first.result()  # both failed: raises the first copy's error
+        settled = await _race(tasks, send, after, may_hedge)
+        return settled.result()
     finally:
         for task in tasks:
             task.cancel()
@@ -47,3 +36,31 @@ async def hedged(
         for task in tasks:  # mark every failure as seen: no "never retrieved" noise
             if not task.cancelled():
                 task.exception()
+        # An error leaving this frame keeps the frame in its traceback, and a task
+        # keeps its error: holding the tasks here would make a reference cycle.
+        tasks.clear()
+        settled = task = None  # type: ignore[assignment]
+
+
+async def _race(
+    tasks: list[asyncio.Future[T]],
+    send: Callable[[], Awaitable[T]],
+    after: float,
+    may_hedge: Callable[[], bool],
+) -> asyncio.Future[T]:
+    """The copy whose outcome the call reports: the first to succeed, else the
+    first copy. Waits without raising the copies' errors, so this frame is in no
+    error's traceback."""
+    first = tasks[0]
+    done, _ = await asyncio.wait(tasks, timeout=after)
+    if done or not may_hedge():
+        await asyncio.wait(tasks)
+        return first
+    tasks.append(asyncio.ensure_future(send()))
+    pending: set[asyncio.Future[T]] = set(tasks)
+    while pending:
+        done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+        for task in done:
+            if not task.cancelled() and task.exception() is None:
+                return task
+    return first

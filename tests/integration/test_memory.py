@@ -10,6 +10,7 @@ collector off and look at what a collection finds unreachable.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import gc
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -18,9 +19,14 @@ import aiohttp
 import pytest
 
 import rokt_async
-from rokt_async import ConfirmResponse, OutcomeUnknownError, RetryEvent, RoktError
+from rokt_async import (
+    ConfirmResponse,
+    OutcomeUnknownError,
+    RetryEvent,
+    RoktError,
+)
 from rokt_async._session import READ_SIZE
-from tests.conftest import make_client
+from tests.conftest import A_PLACEMENTS, make_client
 from tests.integration._servers import raw_server, read_request, reply
 from tests.integration.test_client_socket import CONFIRM_OK
 from tests.integration.test_retry_faults import client_for, quantity_confirm
@@ -157,3 +163,36 @@ async def test_plain_http_connections_read_small_chunks() -> None:
         response = await client.confirm_cart(quantity_confirm(1))
     assert response.items[0].success
     assert sizes == [READ_SIZE]
+
+
+async def test_hedged_placements_failing_twice_leave_no_cycles() -> None:
+    """Both copies of a hedged placements call fail: their errors are freed."""
+    answered = 0
+
+    async def slow_then_quick_500s(
+        reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        nonlocal answered
+        await read_request(reader)
+        answered += 1
+        if answered == 1:  # the first copy: slow enough to be hedged
+            await asyncio.sleep(0.2)
+        writer.write(reply(500, b'{"description":"boom"}'))
+        await writer.drain()
+        writer.close()
+
+    policy = dataclasses.replace(
+        rokt_async.NO_WAIT_RETRY, hedge_placements_after=0.05, max_attempts=1
+    )
+
+    async def calls() -> None:
+        with pytest.raises(rokt_async.ServerError):
+            await client.any_placements(A_PLACEMENTS)
+
+    async with (
+        raw_server(slow_then_quick_500s) as url,
+        make_client(url, retry=policy) as client,
+    ):
+        assert await _cyclic_garbage(calls) == []
+        assert client.stats.hedges == 1
+    assert answered == 2
