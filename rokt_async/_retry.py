@@ -166,8 +166,7 @@ class RetryBudget:
 
     def give_back(self, amount: int) -> None:
         """Return tokens, never past capacity."""
-        tokens = self.tokens + amount
-        self.tokens = tokens if tokens < self.capacity else self.capacity
+        self.tokens = min(self.capacity, self.tokens + amount)
 
 
 def _delays(policy: RetryPolicy) -> Iterator[float]:
@@ -190,7 +189,6 @@ class Retrier:
         "_stats",
         "_timeouts",
         "_whole_attempt",
-        "_whole_attempt_limit",
     )
 
     def __init__(
@@ -212,7 +210,6 @@ class Retrier:
         self._max_bytes = max_bytes
         #: Built once: most first attempts have more time left than one may use.
         self._whole_attempt = client_timeout(timeouts, None)
-        self._whole_attempt_limit = timeouts.attempt_limit
         self._sleep = sleep
         self._random = rng
         # time.monotonic is the clock asyncio's loop keeps; asking the running loop
@@ -258,7 +255,7 @@ class Retrier:
             remaining = deadline - clock()
             timeout_now = (
                 self._whole_attempt
-                if remaining >= self._whole_attempt_limit
+                if remaining >= self._timeouts.attempt_limit
                 else client_timeout(self._timeouts, remaining)
             )
             try:
