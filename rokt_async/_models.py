@@ -8,7 +8,7 @@ can accept. Responses accept unknown fields and give every optional field a defa
 from __future__ import annotations
 
 import datetime
-from typing import Any
+from typing import Any, Final
 
 import msgspec
 from msgspec import UNSET, UnsetType
@@ -124,14 +124,34 @@ class ConfirmRequest(_Wire, kw_only=True, frozen=True):
         _require_items("ConfirmRequest", self.items)
 
 
+#: ``ConfirmedItem.error_code`` of an item whose reservation an earlier request (or
+#: an earlier, ambiguous attempt of this one) already confirmed.
+ALREADY_CONFIRMED: Final = "AlreadyConfirmed"
+
+
 class ConfirmedItem(_Wire, kw_only=True, frozen=True):
-    """Per-item outcome of a confirm; ``success`` is false for an item that failed."""
+    """Per-item outcome of a confirm; ``success`` is false for an item that failed.
+
+    ``error_code`` is not in Rokt's published schema: it is read when present (the
+    emulator sends ``AlreadyConfirmed`` for a resent reservation in its ``reject``
+    and ``duplicate`` resend modes) and None otherwise.
+    """
 
     cart_item_id: str
     success: bool
     item_reservation_id: str | None = None
     item_confirmation_id: str | None = None
     item_confirmation_url: str | None = None
+    error_code: str | None = None
+
+    @property
+    def is_already_confirmed(self) -> bool:
+        """True when the item failed only because it was confirmed before.
+
+        That is the answer to a resend whose earlier attempt took effect: the
+        purchase went through once (its confirmation id is in the first answer).
+        """
+        return not self.success and self.error_code == ALREADY_CONFIRMED
 
 
 class ConfirmResponse(_Wire, kw_only=True, frozen=True):
@@ -143,13 +163,22 @@ class ConfirmResponse(_Wire, kw_only=True, frozen=True):
 
     @property
     def failed_items(self) -> tuple[ConfirmedItem, ...]:
-        """The items Rokt did not confirm (``success`` false)."""
-        return tuple(item for item in self.items if not item.success)
+        """The items Rokt did not confirm, and had not confirmed before."""
+        return tuple(
+            item
+            for item in self.items
+            if not item.success and not item.is_already_confirmed
+        )
+
+    @property
+    def already_confirmed_items(self) -> tuple[ConfirmedItem, ...]:
+        """Items refused as already confirmed: bought once, by an earlier request."""
+        return tuple(item for item in self.items if item.is_already_confirmed)
 
     @property
     def is_complete(self) -> bool:
-        """True when every item was confirmed."""
-        return all(item.success for item in self.items)
+        """True when every item is confirmed, now or by an earlier attempt."""
+        return not self.failed_items
 
 
 # --- cart/release -----------------------------------------------------------------

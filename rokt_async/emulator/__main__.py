@@ -8,6 +8,7 @@ load runs do not grow it.
 Examples::
 
     python -m rokt_async.emulator --port 8080
+    python -m rokt_async.emulator --port 0 --resend duplicate
     python -m rokt_async.emulator --port 0 --seed 7 --fault confirm:504_after:0.1 \\
         --fault '*:delay:0.2:max_ms=50' --fail-next reserve:reset_before:2
 """
@@ -23,6 +24,7 @@ from typing import TYPE_CHECKING
 
 from ._emulator import Emulator
 from ._inventory import CatalogItem
+from ._state import REPLAY, RESEND_MODES
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -133,6 +135,14 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="seconds an idle connection is kept open",
     )
     add(
+        "--resend",
+        choices=RESEND_MODES,
+        default=REPLAY,
+        help="answer to a resent cart/confirm: the first confirmation (replay, "
+        "the default), failed as AlreadyConfirmed (reject), or quantity-only "
+        "items bought again (duplicate)",
+    )
+    add(
         "--fault",
         type=_fault_spec,
         action="append",
@@ -170,6 +180,7 @@ def build(args: argparse.Namespace) -> Emulator:
         catalog=dict(args.item),
         placements_result=args.placements_result,
         keepalive_timeout=args.keepalive_timeout,
+        resend=args.resend,
         # Recorded requests are read in-process (Emulator.requests()); no admin
         # endpoint serves them, so a CLI emulator keeping them would only grow.
         max_recorded=0,

@@ -10,10 +10,13 @@ loopback by default):
   ``{"action": "set_rate", "endpoint", "kind", "rate", "params"?}`` or
   ``{"action": "clear", "endpoint"?}``.
 - ``POST /_emulator/clock``: ``{"advance": seconds}``; answers ``{"now": seconds}``.
+- ``GET /_emulator/resend``: the resend mode, ``{"mode": "replay"}``.
+- ``POST /_emulator/resend``: ``{"mode": "replay" | "reject" | "duplicate"}``,
+  like ``Emulator.set_resend()``; answers the new mode as GET does.
 
 Malformed or unknown commands get 400 with Rokt's error body (``ValidationError``
-for the wrong shape, ``InvalidValue`` for a value the plan or clock refuses);
-other paths 404, other methods 405.
+for the wrong shape, ``InvalidValue`` for a value the plan, clock or resend mode
+refuses); other paths 404, other methods 405.
 """
 
 from __future__ import annotations
@@ -35,11 +38,12 @@ if TYPE_CHECKING:
 
 __all__ = ["handle_admin"]
 
-_METHODS: Final[Mapping[str, str]] = {
-    "/_emulator/ledger": "GET",
-    "/_emulator/reset": "POST",
-    "/_emulator/faults": "POST",
-    "/_emulator/clock": "POST",
+_METHODS: Final[Mapping[str, tuple[str, ...]]] = {
+    "/_emulator/ledger": ("GET",),
+    "/_emulator/reset": ("POST",),
+    "/_emulator/faults": ("POST",),
+    "/_emulator/clock": ("POST",),
+    "/_emulator/resend": ("GET", "POST"),
 }
 
 
@@ -50,14 +54,20 @@ async def handle_admin(app: App, request: BaseRequest) -> web.Response:
     allowed = _METHODS.get(path)
     if allowed is None:
         return error(404, "Not Found", "NotFound", "no such path", request.path)
-    if method != allowed:
-        return not_allowed(allowed, method)
+    if method not in allowed:
+        return not_allowed(", ".join(allowed), method)
     if path == "/_emulator/ledger":
         return ok(_wire.ENCODER.encode(app.ledger()))
+    if method == "GET":  # /_emulator/resend
+        return ok(_wire.ENCODER.encode(_wire.ResendMode(app.resend)))
     body = await request.read()
     try:
         if path == "/_emulator/reset":
             app.reset()
+        elif path == "/_emulator/resend":
+            command = _wire.RESEND.decode(body)
+            app.set_resend(command.mode)
+            return ok(_wire.ENCODER.encode(command))
         elif path == "/_emulator/clock":
             now = app.advance(_wire.CLOCK.decode(body).advance)
             return ok(_wire.ENCODER.encode({"now": now}))

@@ -107,6 +107,7 @@ class Settings:
     catalog: Mapping[str, CatalogItem]
     placements_result: bool | None
     max_recorded: int
+    resend: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,8 +171,26 @@ class App:
             self._offset += seconds
             return self.now()
 
+    @property
+    def resend(self) -> str:
+        """The resend mode now (see ``_state``)."""
+        with self._lock:
+            return self._state.resend
+
+    def set_resend(self, mode: str) -> None:
+        """Answer resent confirms by ``mode`` from now on; the state stays.
+
+        Raises:
+            ValueError: ``mode`` is not one of ``RESEND_MODES``.
+        """
+        with self._lock:
+            self._state.resend = mode
+
     def reset(self) -> None:
-        """Fresh state, no records, no faults, clock offset 0; peak = open now."""
+        """Fresh state, no records, no faults, clock offset 0; peak = open now.
+
+        The resend mode goes back to ``settings.resend``, the constructed one.
+        """
         with self._lock:
             self._offset = 0.0
             self._state = self._new_state()
@@ -324,6 +343,7 @@ class App:
             currency=s.currency,
             reservation_ttl=s.reservation_ttl,
             seed=s.seed,
+            resend=s.resend,
         )
 
 

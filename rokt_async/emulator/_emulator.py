@@ -3,9 +3,9 @@
 ``async with Emulator() as emu:`` serves on the caller's event loop. ``with
 Emulator() as emu:`` serves from a daemon thread with its own event loop, for
 synchronous code and pytest fixtures; every control method (``reset``,
-``advance_clock``, ``faults``, ``ledger``, ``requests``) is safe to call from any
-thread while it serves. An emulator is started once; build a new one to serve
-again.
+``advance_clock``, ``set_resend``, ``faults``, ``ledger``, ``requests``) is safe to
+call from any thread while it serves. An emulator is started once; build a new one
+to serve again.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from aiohttp import web
 
 from ._app import App, Settings, TrackingServer
 from ._faults import FaultPlan
+from ._state import REPLAY
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -55,6 +56,10 @@ class Emulator:
             this plus every ``advance_clock``.
         keepalive_timeout: seconds the server keeps an idle connection open.
         max_recorded: requests kept for ``requests()``; the oldest go first.
+        resend: how a resent cart/confirm is answered: ``"replay"`` (the first
+            confirmation), ``"reject"`` (failed as ``AlreadyConfirmed``) or
+            ``"duplicate"`` (quantity-only items bought again); see ``_state``.
+            ``reset()`` comes back to it.
 
     Raises:
         ValueError: an argument is out of range.
@@ -77,6 +82,7 @@ class Emulator:
         clock: Callable[[], float] | None = None,
         keepalive_timeout: float = 75.0,
         max_recorded: int = 100_000,
+        resend: str = REPLAY,
     ) -> None:
         if not api_key or not tag_id:
             raise ValueError("api_key and tag_id must not be empty")
@@ -99,6 +105,7 @@ class Emulator:
             catalog=dict(catalog or {}),
             placements_result=placements_result,
             max_recorded=max_recorded,
+            resend=resend,
         )
         self._app = App(settings, clock or time.time, self.faults)
         self._runner: web.ServerRunner | None = None
@@ -146,6 +153,21 @@ class Emulator:
         """Most client connections open at the same time since start or reset."""
         return self._app.peak_connections
 
+    @property
+    def resend(self) -> str:
+        """How a resent cart/confirm is answered now; one of ``RESEND_MODES``."""
+        return self._app.resend
+
+    def set_resend(self, mode: str) -> None:
+        """Answer resent confirms by ``mode`` from now on, keeping all state.
+
+        ``reset()`` restores the mode the emulator was built with.
+
+        Raises:
+            ValueError: ``mode`` is not one of ``RESEND_MODES``.
+        """
+        self._app.set_resend(mode)
+
     def now(self) -> float:
         """Emulator time in seconds since the epoch (clock + advances)."""
         return self._app.now()
@@ -159,7 +181,10 @@ class Emulator:
         self._app.advance(seconds)
 
     def reset(self) -> None:
-        """Back to the start: state, ledger, recorded requests, faults, clock offset."""
+        """Back to the start: state, ledger, recorded requests, faults, clock offset.
+
+        The resend mode goes back to the one given to the constructor.
+        """
         self._app.reset()
 
     def requests(self, endpoint: str | None = None) -> list[RecordedRequest]:

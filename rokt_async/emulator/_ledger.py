@@ -6,14 +6,18 @@ It is a msgspec Struct so ``GET /_emulator/ledger`` encodes it as it is.
 Effect keys name one logical side effect:
 
 - ``"confirm <cartId>/<cartItemId>"``: a cart line was bought. An identical resend
-  (same identifiers) is a replay and changes nothing; a second purchase of the
-  same cart line under new identifiers (a new reservation, a new ``orderId``)
-  counts again and lands in ``duplicates``: that is a client buying twice.
+  (same identifiers) is a replay and changes nothing, unless the emulator's
+  resend mode is ``duplicate`` and the item is quantity-only; a second purchase of
+  the same cart line (under new identifiers, a new reservation or ``orderId``, or
+  resent in ``duplicate`` mode) counts again and lands in ``duplicates``: that is
+  a client buying twice.
 - ``"release <itemReservationId>"``: held stock went back on sale.
 - ``"cancel <itemReservationId>"``: a confirmed item was cancelled.
 
 ``replays`` counts, under the same keys, the requests answered from an earlier
-effect without changing anything (idempotent resends).
+effect without changing anything: resends answered with the first confirmation
+(``replay`` mode) or failed as ``AlreadyConfirmed`` (``reject``, and reservations
+in ``duplicate``).
 """
 
 from __future__ import annotations

@@ -34,10 +34,24 @@ Rules:
   - quantity only: the units come straight from stock and the confirmation gets a
     new ``itemReservationId`` too, so it can be cancelled. Not enough stock fails
     the item.
-  - idempotent: the same ``(cartId, cartItemId, itemReservationId)``, or ``(cartId,
-    orderId, cartItemId)`` for a quantity-only item, confirmed again returns the
-    first confirmation and changes nothing (even after a cancel; a resend's
-    quantity is not compared).
+  - a resend (the same ``(cartId, cartItemId, itemReservationId)``, or ``(cartId,
+    orderId, cartItemId)`` for a quantity-only item, confirmed again, even after a
+    cancel; a resend's quantity is not compared) is answered by the resend mode
+    (Rokt documents no idempotency, so each answer it might give is a mode):
+
+    - ``replay`` (default): the first confirmation, and nothing changes.
+    - ``reject``: the item fails (``success: false``, ``errorCode:
+      "AlreadyConfirmed"``, ``itemReservationId`` echoed where the item has one)
+      and nothing changes.
+    - ``duplicate``: no idempotency. A quantity-only item is confirmed again, a
+      new purchase with new identifiers that takes stock again (the ledger lists
+      it in ``duplicates``); a reservation-based resend fails as in ``reject``,
+      since a reservation is confirmed at most once.
+
+    Every mode recognises a resend by the same identifiers; only the answer
+    differs. Resends answered without an effect count as replays. The mode can
+    change at any time and applies to cart/confirm only. Other failed items carry
+    no ``errorCode``.
   - a cart that never existed, confirmed with reservation-based items only, is
     refused (422, code ``UnknownCart``).
 - **release**, per item: a live reservation of that cart and item goes back on
@@ -65,6 +79,7 @@ import random
 from typing import TYPE_CHECKING, Any, Final
 
 from .._models import (
+    ALREADY_CONFIRMED,
     ConfirmedItem,
     ConfirmResponse,
     ReleasedItem,
@@ -96,13 +111,37 @@ if TYPE_CHECKING:
         ReserveRequest,
     )
 
-__all__ = ["RefusedError", "State"]
+__all__ = [
+    "DUPLICATE",
+    "REJECT",
+    "REPLAY",
+    "RESEND_MODES",
+    "RefusedError",
+    "State",
+]
+
+#: Resend modes: how a resent cart/confirm is answered (see the module docstring).
+REPLAY: Final = "replay"
+REJECT: Final = "reject"
+DUPLICATE: Final = "duplicate"
+RESEND_MODES: Final = (REPLAY, REJECT, DUPLICATE)
 
 #: Version 4 and RFC 4122 variant bits of a UUID, as ``uuid.UUID(version=4)`` sets.
 _UUID4_CLEAR: Final = ~((0xF000 << 64) | (0xC000 << 48))
 _UUID4_SET: Final = (0x4000 << 64) | (0x8000 << 48)
 #: Confirmation URLs point at a reserved, never-resolving domain.
 CONFIRMATION_URL: Final = "https://emulator.rokt.invalid/confirmations/"
+
+
+def _check_resend(mode: str) -> str:
+    """``mode`` if it is one of ``RESEND_MODES``.
+
+    Raises:
+        ValueError: it is not.
+    """
+    if mode not in RESEND_MODES:
+        raise ValueError(f"resend must be one of {RESEND_MODES}, got {mode!r}")
+    return mode
 
 
 class RefusedError(Exception):
@@ -127,6 +166,10 @@ class State:
         currency: currency of items that do not name one.
         reservation_ttl: seconds a reservation lives.
         seed: seeds the identifiers.
+        resend: how a resent confirm is answered, one of ``RESEND_MODES``.
+
+    Raises:
+        ValueError: ``resend`` is not a resend mode.
     """
 
     def __init__(
@@ -138,7 +181,9 @@ class State:
         currency: str = "USD",
         reservation_ttl: float = 600.0,
         seed: int = 0,
+        resend: str = REPLAY,
     ) -> None:
+        self._resend = _check_resend(resend)
         self._default_stock = default_stock
         self._default_price = default_unit_price
         self._currency = currency
@@ -159,6 +204,19 @@ class State:
         self._by_quantity: dict[tuple[str, str, str], ConfirmedItem] = {}
         self.effects: dict[str, int] = {}
         self.replays: dict[str, int] = {}
+
+    @property
+    def resend(self) -> str:
+        """How a resent confirm is answered: ``replay``, ``reject`` or ``duplicate``.
+
+        Raises:
+            ValueError: on assignment, the value is not a resend mode.
+        """
+        return self._resend
+
+    @resend.setter
+    def resend(self, mode: str) -> None:
+        self._resend = _check_resend(mode)
 
     # --- operations -------------------------------------------------------------
 
@@ -325,6 +383,8 @@ class State:
             return self._confirm_quantity(cart_id, order_id, item_id, line.quantity)
         known = self._by_reservation.get((cart_id, item_id, rid))
         if known is not None:
+            if self._resend != REPLAY:  # a reservation is confirmed at most once
+                return self._already_confirmed(cart_id, item_id, rid)
             self._count(self.replays, effect_key("confirm", cart_id, item_id))
             return known
         reservation = self._reservations.get(rid)
@@ -354,7 +414,9 @@ class State:
     ) -> ConfirmedItem:
         key = (cart_id, order_id, item_id)
         known = self._by_quantity.get(key)
-        if known is not None:
+        if known is not None and self._resend != DUPLICATE:
+            if self._resend == REJECT:
+                return self._already_confirmed(cart_id, item_id, None)
             self._count(self.replays, effect_key("confirm", cart_id, item_id))
             return known
         item = self._item(item_id)
@@ -367,9 +429,21 @@ class State:
         )
         self._reservations[reservation.id] = reservation
         confirmed = self._confirmation(item_id, reservation.id)
-        self._by_quantity[key] = confirmed
+        self._by_quantity.setdefault(key, confirmed)  # a replay answers the first
         self._count(self.effects, effect_key("confirm", cart_id, item_id))
         return confirmed
+
+    def _already_confirmed(
+        self, cart_id: str, item_id: str, rid: str | None
+    ) -> ConfirmedItem:
+        """A resend refused: the item failed as already confirmed, nothing changed."""
+        self._count(self.replays, effect_key("confirm", cart_id, item_id))
+        return ConfirmedItem(
+            cart_item_id=item_id,
+            success=False,
+            item_reservation_id=rid,
+            error_code=ALREADY_CONFIRMED,
+        )
 
     def _release_item(self, cart_id: str, line: ReleaseItem) -> ReleasedItem:
         rid = line.item_reservation_id

@@ -35,11 +35,13 @@ __all__ = [
     "FAULTS",
     "PLACEMENTS",
     "RELEASE",
+    "RESEND",
     "RESERVE",
     "ClockAdvance",
     "FaultClear",
     "FaultFailNext",
     "FaultSetRate",
+    "ResendMode",
     "error_body",
 ]
 
@@ -173,5 +175,12 @@ class ClockAdvance(msgspec.Struct, forbid_unknown_fields=True):
     advance: float
 
 
+class ResendMode(msgspec.Struct, forbid_unknown_fields=True):
+    """``{"mode": "replay" | "reject" | "duplicate"}``."""
+
+    mode: str
+
+
 FAULTS: Final = msgspec.json.Decoder(FaultFailNext | FaultSetRate | FaultClear)
 CLOCK: Final = msgspec.json.Decoder(ClockAdvance)
+RESEND: Final = msgspec.json.Decoder(ResendMode)
