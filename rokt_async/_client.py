@@ -32,6 +32,7 @@ from ._retry import Retrier, RetryHook
 from ._session import USER_AGENT, new_session
 
 if TYPE_CHECKING:
+    import ssl
     from collections.abc import Coroutine, Iterable, Sequence
     from types import TracebackType
 
@@ -92,7 +93,11 @@ class RoktClient:
         session: an aiohttp session to use instead of building one; not closed by us.
         trace_configs: aiohttp TraceConfigs, passed straight through.
         on_retry: callables receiving a ``RetryEvent`` before each retry sleeps.
-        max_response_bytes: largest answer body read (counted while reading).
+        max_response_bytes: largest answer body read, counted after decompression.
+        ssl: the TLS context for the client's own session, e.g. one that trusts a
+            private CA (``ssl.create_default_context(cafile=...)``). None keeps
+            aiohttp's default: certificates and host names verified against the
+            system's trust store.
 
     Raises:
         ConfigurationError: an argument is unusable (bad URL, control characters in
@@ -109,6 +114,7 @@ class RoktClient:
         "_max_bytes",
         "_pool",
         "_retrier",
+        "_ssl",
         "_tag_id",
         "_timeouts",
         "_trace_configs",
@@ -129,6 +135,7 @@ class RoktClient:
         trace_configs: Sequence[aiohttp.TraceConfig] = (),
         on_retry: Iterable[RetryHook] = (),
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        ssl: ssl.SSLContext | None = None,
     ) -> None:
         key = _Secret(check_header_value("api_key", api_key, ConfigurationError))
         self._tag_id = check_header_value("tag_id", tag_id, ConfigurationError)
@@ -152,6 +159,10 @@ class RoktClient:
             "rokt-tag-id": self._tag_id,
             "Content-Type": "application/json",
             "Accept": "application/json",
+            # Rokt's answers are a few hundred bytes: compression would save
+            # nothing and cost CPU on both sides. Compressed answers are still
+            # read (a proxy may compress anyway), capped by their inflated size.
+            "Accept-Encoding": "identity",
             "User-Agent": USER_AGENT,
         }
         self._timeouts = timeouts
@@ -166,6 +177,7 @@ class RoktClient:
             max_bytes=max_response_bytes,
         )
         self._limits = limits
+        self._ssl = ssl
         self._trace_configs = tuple(trace_configs)
         self._is_view = False
 
@@ -255,6 +267,7 @@ class RoktClient:
                 limits=self._limits,
                 headers=self._headers,
                 trace_configs=self._trace_configs,
+                ssl=self._ssl,
             )
         pool.mark_open(session)
 

@@ -21,6 +21,10 @@ from ._models import (
 
 T = TypeVar("T")
 
+#: Longest piece of a decoder's message an error quotes: msgspec's messages can
+#: carry a value from the body (an unknown enum value, say).
+_QUOTE_LIMIT: Final = 200
+
 ENCODER: Final = msgspec.json.Encoder()
 RESERVE: Final = msgspec.json.Decoder(ReserveResponse, strict=False)
 CONFIRM: Final = msgspec.json.Decoder(ConfirmResponse, strict=False)
@@ -37,16 +41,22 @@ def decode_ok(data: bytes, decoder: msgspec.json.Decoder[T], status: int) -> T:
         return decoder.decode(data)
     except msgspec.ValidationError as exc:  # JSON of the wrong shape
         raise ResponseDecodeError(
-            f"HTTP {status} body has the wrong shape: {exc}", status=status
+            f"HTTP {status} body has the wrong shape: {_clip(str(exc))}",
+            status=status,
         ) from None
-    except msgspec.DecodeError:  # not JSON at all (HTML, truncated...)
+    except UnicodeDecodeError:  # a string field that is not UTF-8
         raise ResponseDecodeError(
-            f"HTTP {status} body is not JSON ({len(data)} bytes)", status=status
+            f"HTTP {status} body is not valid UTF-8 ({len(data)} bytes)", status=status
         ) from None
-    except RecursionError:
+    except (ValueError, RecursionError) as exc:  # msgspec.DecodeError: not JSON
+        what = "nested too deeply" if isinstance(exc, RecursionError) else "not JSON"
         raise ResponseDecodeError(
-            f"HTTP {status} body is nested too deeply", status=status
+            f"HTTP {status} body is {what} ({len(data)} bytes)", status=status
         ) from None
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= _QUOTE_LIMIT else text[: _QUOTE_LIMIT - 3] + "..."
 
 
 def decode_answer(
@@ -74,5 +84,7 @@ def parse_error_body(data: bytes) -> ErrorBody | None:
         return None
     try:
         return _ERROR_BODY.decode(data)
-    except (msgspec.DecodeError, RecursionError):  # ValidationError is a subclass
+    # msgspec's DecodeError and ValidationError, and UnicodeDecodeError for a
+    # string that is not UTF-8, are all ValueErrors: the status still classifies.
+    except (ValueError, RecursionError):
         return None

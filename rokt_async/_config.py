@@ -116,6 +116,11 @@ class RetryPolicy:
         deadlines: overall deadline per endpoint, waits included.
         retry_reserve_when_ambiguous: retry reserve after a 504/reset/read timeout;
             off by default because a duplicate reserve holds stock until it expires.
+        retry_quantity_confirm_when_ambiguous: retry a confirm with an item that
+            has no ``item_reservation_id`` after a 504/reset/read timeout; off by
+            default because Rokt documents nothing that recognises such a resend,
+            so it could buy the items twice. Confirms whose every item names its
+            reservation are always resent (a reservation is confirmed at most once).
         hedge_placements_after: if set, placements/any sends a second attempt after
             this many seconds without an answer; the first answer wins.
     """
@@ -125,6 +130,7 @@ class RetryPolicy:
     max_delay: float = 2.0
     deadlines: Mapping[str, float] = field(default_factory=lambda: DEFAULT_DEADLINES)
     retry_reserve_when_ambiguous: bool = False
+    retry_quantity_confirm_when_ambiguous: bool = False
     hedge_placements_after: float | None = None
 
     def __post_init__(self) -> None:

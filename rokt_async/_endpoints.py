@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
     import msgspec
 
+    from ._config import RetryPolicy
     from ._models import _Wire
 
 
@@ -28,8 +29,10 @@ class Endpoint:
         path: path below ``base_url`` (lowercase, as Rokt's docs spell it).
         decoder: typed decoder of the 2xx body, or None when no body is documented.
         changes_state: the call acts on Rokt's side (everything but placements).
-        repeatable: carries identifiers that make a resend after an ambiguous
-            failure (504, reset, read timeout) the same operation, not a new one.
+        unsafe_resend: why resending this request after an ambiguous failure (504,
+            reset, read timeout) could act twice, or None when the request's
+            identifiers make a resend the same operation. Asked only after an
+            ambiguous failure, never on the happy path.
         identifiers: the request's identifying fields, for OutcomeUnknownError.
     """
 
@@ -37,7 +40,7 @@ class Endpoint:
     path: str
     decoder: msgspec.json.Decoder[Any] | None
     changes_state: bool
-    repeatable: bool
+    unsafe_resend: Callable[[_Wire, RetryPolicy], str | None]
     identifiers: Callable[[_Wire], dict[str, str]]
 
 
@@ -67,26 +70,65 @@ def _item_fields(*names: str) -> Callable[[_Wire], dict[str, str]]:
     return pick
 
 
+def _always_safe(request: _Wire, policy: RetryPolicy) -> str | None:
+    """Release, cancel and placements: a reservation (or a read) acts at most once."""
+    return None
+
+
+def _reserve_resend(request: _Wire, policy: RetryPolicy) -> str | None:
+    if policy.retry_reserve_when_ambiguous:
+        return None
+    return (
+        "not resent: a second reserve would hold stock again until it expires"
+        " (RetryPolicy.retry_reserve_when_ambiguous allows it)"
+    )
+
+
+def _confirm_resend(request: _Wire, policy: RetryPolicy) -> str | None:
+    """Safe only when every item names its reservation: a reservation is confirmed
+    at most once, while nothing Rokt documents recognises a resent quantity-only
+    confirm, which could buy the items a second time."""
+    if policy.retry_quantity_confirm_when_ambiguous:
+        return None
+    items = getattr(request, "items", ())
+    if all(isinstance(item.item_reservation_id, str) for item in items):
+        return None
+    return (
+        "not resent: an item without item_reservation_id could be bought twice"
+        " (RetryPolicy.retry_quantity_confirm_when_ambiguous allows it)"
+    )
+
+
 RESERVE: Final = Endpoint(
-    "reserve", "/v1/cart/reserve", _codec.RESERVE, True, False, _item_fields("cart_id")
+    "reserve",
+    "/v1/cart/reserve",
+    _codec.RESERVE,
+    True,
+    _reserve_resend,
+    _item_fields("cart_id"),
 )
 CONFIRM: Final = Endpoint(
     "confirm",
     "/v1/cart/confirm",
     _codec.CONFIRM,
     True,
-    True,
+    _confirm_resend,
     _item_fields("cart_id", "order_id"),
 )
 RELEASE: Final = Endpoint(
-    "release", "/v1/cart/release", _codec.RELEASE, True, True, _item_fields("cart_id")
+    "release",
+    "/v1/cart/release",
+    _codec.RELEASE,
+    True,
+    _always_safe,
+    _item_fields("cart_id"),
 )
 CANCEL: Final = Endpoint(
     "cancel",
     "/v1/confirmation/cancel",
     None,
     True,
-    True,
+    _always_safe,
     _fields("item_reservation_id"),
 )
 PLACEMENTS: Final = Endpoint(
@@ -94,6 +136,6 @@ PLACEMENTS: Final = Endpoint(
     "/v1/placements/any",
     _codec.PLACEMENTS,
     False,
-    True,
+    _always_safe,
     _fields("cart_id", "page_identifier"),
 )

@@ -120,10 +120,14 @@ class ResponseDecodeError(RoktError):
 
 
 class OutcomeUnknownError(RoktError):
-    """Retries ran out after an ambiguous failure: Rokt may or may not have acted.
+    """A state-changing call gave up after an ambiguous failure: Rokt may or may
+    not have acted.
 
-    Reconcile by sending the same request again (same identifiers): Rokt treats a
-    repeated confirm of the same identifiers as the same purchase.
+    ``resend_is_safe`` says whether sending the same request again can act at most
+    once: true where every item names its reservation (a reservation is confirmed
+    or released at most once) and for cancel; false for reserve and for a confirm
+    with quantity-only items, which the client did not resend and which could buy
+    twice if you do. The message says why the call stopped.
     """
 
     def __init__(
@@ -134,12 +138,14 @@ class OutcomeUnknownError(RoktError):
         identifiers: Mapping[str, str],
         attempts: int,
         last_error: RoktError,
+        resend_is_safe: bool,
     ) -> None:
         super().__init__(message)
         self.endpoint = endpoint
         self.identifiers = dict(identifiers)
         self.attempts = attempts
         self.last_error = last_error
+        self.resend_is_safe = resend_is_safe
 
     @property
     def last_status(self) -> int | None:

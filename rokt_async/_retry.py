@@ -9,6 +9,7 @@ before each retry. The happy path costs one attempt and two counter updates.
 from __future__ import annotations
 
 import asyncio
+import enum
 import functools
 import logging
 import random
@@ -52,6 +53,17 @@ NEVER_SENT: Final = "never_sent"  # nothing reached Rokt: safe to resend anywher
 THROTTLED: Final = "throttled"  # 429: refused, not performed
 AMBIGUOUS: Final = "ambiguous"  # may have taken effect: resend only with identifiers
 _AMBIGUOUS_STATUSES: Final = frozenset({502, 503, 504})
+
+
+class Stop(enum.Enum):
+    """Why a failed call makes no further attempt (the text ends the error message
+    of an ``OutcomeUnknownError``)."""
+
+    DEFINITE = "a definite failure, not retried"
+    UNSAFE = "not resent: resending could act twice"
+    ATTEMPTS = "no attempts left (RetryPolicy.max_attempts)"
+    DEADLINE = "no time left before the call's deadline"
+    BUDGET = "the client's retry budget is spent (a retry storm is being damped)"
 
 
 def classify(exc: RoktError) -> str | None:
@@ -246,100 +258,114 @@ class Retrier:
         hedge_after = (
             policy.hedge_placements_after if not endpoint.changes_state else None
         )
+        # Tokens this call's hedges took, refunded if the call is cancelled.
+        hedge_paid = None if hedge_after is None else [0]
         attempt = spent = 0
         ambiguous_seen = False
         waits: Iterator[float] | None = None
-        while True:
-            attempt += 1
-            stats.attempts += 1
-            remaining = deadline - clock()
-            timeout_now = (
-                self._whole_attempt
-                if remaining >= self._timeouts.attempt_limit
-                else client_timeout(self._timeouts, remaining)
-            )
-            try:
-                if hedge_after is None:
-                    answer = await post_once(
-                        session, url, payload, headers, timeout_now, self._max_bytes
-                    )
-                else:
-                    answer = await hedged(
-                        functools.partial(
-                            post_once,
-                            session,
-                            url,
-                            payload,
-                            headers,
-                            timeout_now,
-                            self._max_bytes,
-                        ),
-                        hedge_after,
-                        self._may_hedge,
-                    )
-            except RoktError as exc:
-                kind = classify(exc)
-                ambiguous_seen = ambiguous_seen or kind is AMBIGUOUS
-                if _log.isEnabledFor(logging.DEBUG):
-                    _log.debug(
-                        "POST %s attempt %d failed: %s",
-                        url,
-                        attempt,
-                        type(exc).__name__,
-                    )
-                waits = waits or _delays(policy)
-                delay = self._plan_retry(
-                    exc, kind, endpoint, policy, attempt, waits, deadline - clock()
+        try:
+            while True:
+                attempt += 1
+                stats.attempts += 1
+                remaining = deadline - clock()
+                timeout_now = (
+                    self._whole_attempt
+                    if remaining >= self._timeouts.attempt_limit
+                    else client_timeout(self._timeouts, remaining)
                 )
-                if delay is None:
-                    exc.attempts = attempt
-                    if not (ambiguous_seen and endpoint.changes_state):
-                        raise
-                    raise self._outcome_unknown(exc, endpoint, request) from exc
-                spent += self._budget.cost_of(exc)
-                stats.retries += 1
-                if self._hooks:
-                    self._run_hooks(RetryEvent(endpoint.name, attempt, delay, exc))
-                await self._sleep(delay)
-                continue
-            # A first-try success earns a token; a retried success returns what its
-            # retries took, so only calls that never succeed drain the bucket.
-            self._budget.give_back(spent or self._budget.refund)
-            status, body = answer
-            if _log.isEnabledFor(logging.DEBUG):
-                _log.debug("POST %s -> %d (attempt %d)", url, status, attempt)
-            return decode_answer(status, body, endpoint.decoder, self._max_bytes)
+                try:
+                    if hedge_after is None or hedge_paid is None:
+                        answer = await post_once(
+                            session, url, payload, headers, timeout_now, self._max_bytes
+                        )
+                    else:
+                        answer = await hedged(
+                            functools.partial(
+                                post_once,
+                                session,
+                                url,
+                                payload,
+                                headers,
+                                timeout_now,
+                                self._max_bytes,
+                            ),
+                            hedge_after,
+                            functools.partial(self._may_hedge, hedge_paid),
+                        )
+                except RoktError as exc:
+                    kind = classify(exc)
+                    ambiguous_seen = ambiguous_seen or kind is AMBIGUOUS
+                    if _log.isEnabledFor(logging.DEBUG):
+                        _log.debug(
+                            "POST %s attempt %d failed: %s",
+                            url,
+                            attempt,
+                            type(exc).__name__,
+                        )
+                    waits = waits or _delays(policy)
+                    plan = self._plan_retry(
+                        exc,
+                        kind,
+                        endpoint,
+                        request,
+                        policy,
+                        attempt,
+                        waits,
+                        deadline - clock(),
+                    )
+                    if isinstance(plan, Stop):
+                        exc.attempts = attempt
+                        if not (ambiguous_seen and endpoint.changes_state):
+                            raise
+                        raise self._outcome_unknown(
+                            exc, endpoint, request, policy, plan
+                        ) from exc
+                    spent += self._budget.cost_of(exc)
+                    stats.retries += 1
+                    if self._hooks:
+                        self._run_hooks(RetryEvent(endpoint.name, attempt, plan, exc))
+                    await self._sleep(plan)
+                    continue
+                # A first-try success earns a token; a retried success returns what
+                # its retries took, so only calls that never succeed drain the bucket.
+                self._budget.give_back(spent or self._budget.refund)
+                status, body = answer
+                if _log.isEnabledFor(logging.DEBUG):
+                    _log.debug("POST %s -> %d (attempt %d)", url, status, attempt)
+                return decode_answer(status, body, endpoint.decoder, self._max_bytes)
+        except asyncio.CancelledError:
+            # The caller gave up (a shopper's browser went away): nothing this call
+            # paid for may stay spent, or cancellations alone would drain the bucket.
+            self._budget.give_back(spent + (hedge_paid[0] if hedge_paid else 0))
+            raise
 
     def _plan_retry(
         self,
         exc: RoktError,
         kind: str | None,
         endpoint: Endpoint,
+        request: _Wire,
         policy: RetryPolicy,
         attempt: int,
         waits: Iterator[float],
         remaining: float,
-    ) -> float | None:
-        """Seconds to wait before the next attempt, or None to stop here.
-
-        Stops on a definite failure, an ambiguous one where resending is unsafe, the
-        last attempt, a wait that would cross the deadline, or an empty budget.
-        """
-        if kind is None or attempt >= policy.max_attempts:
-            return None
-        if kind is AMBIGUOUS and not (
-            endpoint.repeatable or policy.retry_reserve_when_ambiguous
-        ):
-            return None
+    ) -> float | Stop:
+        """Seconds to wait before the next attempt, or why the call stops here."""
+        if kind is None:
+            return Stop.DEFINITE
+        if kind is AMBIGUOUS and endpoint.unsafe_resend(request, policy) is not None:
+            return Stop.UNSAFE
+        if attempt >= policy.max_attempts:
+            return Stop.ATTEMPTS
         delay = next(waits) * self._random()  # full jitter
         retry_after = exc.retry_after if isinstance(exc, APIError) else None
         if retry_after is not None:
             delay = max(delay, min(retry_after, policy.max_delay))
         if delay >= remaining:  # no attempt may start after the deadline
-            return None
+            return Stop.DEADLINE
         if not self._budget.try_spend(self._budget.cost_of(exc)):
             self._stats.budget_refusals += 1
-            return None
+            return Stop.BUDGET
         return delay
 
     def _run_hooks(self, event: RetryEvent) -> None:
@@ -349,24 +375,35 @@ class Retrier:
         for hook in self._hooks:
             hook(event)
 
-    def _may_hedge(self) -> bool:
-        """A hedge is one more attempt: counted, and paid for from the budget."""
-        if not self._budget.try_spend(self._budget.retry_cost):
+    def _may_hedge(self, paid: list[int]) -> bool:
+        """A hedge is one more attempt: counted, and paid for from the budget
+        (what it paid is added to ``paid``)."""
+        cost = self._budget.retry_cost
+        if not self._budget.try_spend(cost):
             self._stats.budget_refusals += 1
             return False
+        paid[0] += cost
         self._stats.hedges += 1
         self._stats.attempts += 1
         return True
 
     def _outcome_unknown(
-        self, exc: RoktError, endpoint: Endpoint, request: _Wire
+        self,
+        exc: RoktError,
+        endpoint: Endpoint,
+        request: _Wire,
+        policy: RetryPolicy,
+        stop: Stop,
     ) -> OutcomeUnknownError:
         self._stats.outcomes_unknown += 1
+        unsafe = endpoint.unsafe_resend(request, policy)
+        why = unsafe if stop is Stop.UNSAFE and unsafe is not None else stop.value
         return OutcomeUnknownError(
-            f"{endpoint.name}: outcome unknown after {exc.attempts} attempts"
-            f" (last: {type(exc).__name__}); resend the same request to reconcile",
+            f"{endpoint.name}: outcome unknown after {exc.attempts} attempt(s)"
+            f" (last: {type(exc).__name__}); {why}",
             endpoint=endpoint.name,
             identifiers=endpoint.identifiers(request),
             attempts=exc.attempts,
             last_error=exc,
+            resend_is_safe=unsafe is None,
         )

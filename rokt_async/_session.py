@@ -13,6 +13,7 @@ from ._version import __version__
 
 if TYPE_CHECKING:
     import asyncio
+    import ssl
     from collections.abc import Mapping, Sequence
 
     from ._config import PoolLimits, Timeouts
@@ -60,6 +61,7 @@ def new_session(
     limits: PoolLimits,
     headers: Mapping[str, str],
     trace_configs: Sequence[aiohttp.TraceConfig],
+    ssl: ssl.SSLContext | None = None,
 ) -> aiohttp.ClientSession:
     """A session over one TCPConnector sized for a single host (Rokt).
 
@@ -71,6 +73,7 @@ def new_session(
         keepalive_timeout=limits.keepalive,
         use_dns_cache=True,
         ttl_dns_cache=int(limits.dns_ttl),
+        ssl=True if ssl is None else ssl,  # True: aiohttp's verifying default
     )
     # aiohttp builds each connection's protocol with ``_factory``; when a release
     # drops it, connections keep asyncio's default read size and work the same.

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from multidict import CIMultiDictProxy
 
 _REQUEST_ID_HEADERS: Final = ("x-request-id", "x-amzn-requestid", "request-id")
+_CONTENT_ENCODING: Final = "Content-Encoding"
 
 
 async def post_once(
@@ -59,13 +60,17 @@ async def post_once(
             status = response.status
             length = response.content_length
             body: bytes | None
-            if length is None:  # chunked or read-until-close
-                body = await _read_capped(response, max_bytes)
-            elif length <= max_bytes:
-                body = await response.read()
-            else:  # declared too large: not read, and the connection dropped
+            if length is not None and length > max_bytes:
+                # declared too large (compressed or not): not read, connection dropped
                 response.close()
                 body = None
+            elif length is None or _CONTENT_ENCODING in response.headers:
+                # Chunked, read-until-close, or compressed: Content-Length counts
+                # the bytes on the wire, not what they inflate to, so the cap is
+                # counted on the decompressed bytes as they arrive.
+                body = await _read_capped(response, max_bytes)
+            else:
+                body = await response.read()
             if 200 <= status < 300:
                 return status, body
             raise _api_error(status, body, response.headers)
@@ -73,7 +78,9 @@ async def post_once(
         raise ConnectError("timed out waiting for a connection") from exc
     except aiohttp.ClientConnectorError as exc:  # refused, DNS, TLS: never sent
         raise ConnectError(f"could not connect: {exc.os_error}") from exc
-    except TimeoutError as exc:  # read gap or the attempt's deadline
+    except TimeoutError as exc:  # the attempt's timer: before or after sending?
+        if _timed_out_in_connect(exc):
+            raise ConnectError("timed out waiting for a connection (deadline)") from exc
         raise RequestTimeoutError("no complete answer before the deadline") from exc
     except aiohttp.ClientResponseError as exc:  # its repr holds the request headers
         lost = f"{type(exc).__name__}: {exc.status} {exc.message}"
@@ -88,11 +95,34 @@ async def post_once(
     raise ConnectionLostError(f"unreadable answer ({lost})")
 
 
+#: aiohttp's connector code: an attempt whose timer fired in here never sent a byte.
+_CONNECT_CODE: Final = aiohttp.BaseConnector.connect.__code__
+
+
+def _timed_out_in_connect(exc: TimeoutError) -> bool:
+    """True when the attempt's total timer fired while aiohttp was still getting a
+    connection (waiting for the pool, or connecting): nothing was sent.
+
+    aiohttp turns its total timer into a cancellation of the request task and
+    raises ``TimeoutError`` from that ``CancelledError``; the cancellation's
+    traceback runs through ``BaseConnector.connect`` exactly when it landed before
+    a connection was handed over. (When ``Timeouts.connect`` fires first, aiohttp
+    raises ``ConnectionTimeoutError`` itself.)
+    """
+    cause = exc.__cause__
+    tb = cause.__traceback__ if cause is not None else None
+    while tb is not None:
+        if tb.tb_frame.f_code is _CONNECT_CODE:
+            return True
+        tb = tb.tb_next
+    return False
+
+
 async def _read_capped(
     response: aiohttp.ClientResponse, max_bytes: int
 ) -> bytes | None:
-    """A body of unknown length, or None (and the connection dropped) once it
-    passes the cap."""
+    """The body as it inflates, or None (and the connection dropped) once it
+    passes the cap: at most ``max_bytes`` plus one decompressed chunk is held."""
     chunks: list[bytes] = []
     size = 0
     async for chunk in response.content.iter_any():

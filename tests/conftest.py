@@ -67,6 +67,25 @@ A_CANCEL = CancelRequest(item_reservation_id="res-1")
 A_PLACEMENTS = PlacementsRequest(cart_id="cart-1", page_identifier="checkout.upsell")
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--soak",
+        action="store_true",
+        default=False,
+        help="run the reliability suite at full size (make soak)",
+    )
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Print the reliability suite's measured figures, one row per figure."""
+    from tests.reliability._figures import FIGURES
+
+    if FIGURES.rows:
+        terminalreporter.section("reliability figures")
+        for line in FIGURES.table():
+            terminalreporter.write_line(line)
+
+
 def make_client(
     base_url: str = FAKE_BASE,
     *,

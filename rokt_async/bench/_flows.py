@@ -286,7 +286,9 @@ class _Runner:
         )
         if response is None:
             return "failed_confirm"
-        self.tally.confirm_items_acked += sum(item.success for item in response.items)
+        self.tally.confirm_items_acked += sum(
+            item.success or item.is_already_confirmed for item in response.items
+        )
         return "confirmed" if response.items and response.is_complete else "partial"
 
     async def release(

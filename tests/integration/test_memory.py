@@ -29,7 +29,11 @@ from rokt_async._session import READ_SIZE
 from tests.conftest import A_PLACEMENTS, make_client
 from tests.integration._servers import raw_server, read_request, reply
 from tests.integration.test_client_socket import CONFIRM_OK
-from tests.integration.test_retry_faults import client_for, quantity_confirm
+from tests.integration.test_retry_faults import (
+    QUANTITY_RESENDS,
+    client_for,
+    quantity_confirm,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -94,7 +98,7 @@ async def test_retried_confirm_leaves_no_cycles(emulator: Emulator) -> None:
     def count(event: RetryEvent) -> None:
         seen.append(event.attempt)
 
-    async with client_for(emulator, on_retry=[count]) as client:
+    async with client_for(emulator, on_retry=[count], retry=QUANTITY_RESENDS) as client:
         assert await _cyclic_garbage(calls) == []
     assert seen == [1, 2] * 5  # the retries did happen
 
@@ -111,7 +115,7 @@ async def test_outcome_unknown_leaves_no_cycles(emulator: Emulator) -> None:
             del raised  # it holds the error, whose traceback holds this frame
             assert attempts == 4
 
-    async with client_for(emulator, retry=rokt_async.NO_WAIT_RETRY) as client:
+    async with client_for(emulator, retry=QUANTITY_RESENDS) as client:
         assert await _cyclic_garbage(calls) == []
 
 

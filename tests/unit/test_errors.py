@@ -93,6 +93,7 @@ def test_outcome_unknown_error_carries_identifiers_and_last_status() -> None:
         identifiers={"cart_id": "c1", "order_id": "o1"},
         attempts=4,
         last_error=last,
+        resend_is_safe=True,
     )
     assert isinstance(error, RoktError)
     assert (error.identifiers, error.attempts, error.last_status) == (

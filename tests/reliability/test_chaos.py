@@ -1,0 +1,97 @@
+"""Confirm storms over real sockets: none bought twice, every unknown reconciled."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pytest
+
+from rokt_async import ConfirmResponse, OutcomeUnknownError, PoolLimits, Timeouts
+from tests.conftest import make_client
+
+from ._carts import ITEM, reserved_confirms
+from .conftest import LOOPS
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from rokt_async.emulator import Emulator
+
+    from ._figures import Figures
+
+#: Short attempts so "slow" replies cost little; connect roomy for a loaded machine.
+FAST_TIMEOUTS = Timeouts(connect=1.0, read=0.25)
+SLOW_MS = 1500.0  # well past one attempt
+
+
+@pytest.mark.both_loops
+@pytest.mark.asyncio(loop_factories=LOOPS)
+async def test_confirm_storm_buys_each_cart_once_and_unknowns_reconcile(
+    emulator: Emulator,
+    size: Callable[[int, int], int],
+    figures: Figures,
+    request: pytest.FixtureRequest,
+) -> None:
+    """Reservation confirms under 10% 504-before, 10% 504-after, 2% resets and 1%
+    slow replies: none applied twice, and each OutcomeUnknownError, sent again to a
+    healthy emulator, ends in exactly one confirmation of its cart."""
+    count = size(10_000, 100_000)
+    async with make_client(
+        emulator.url,
+        api_key=emulator.api_key,
+        tag_id=emulator.tag_id,
+        timeouts=FAST_TIMEOUTS,
+        limits=PoolLimits(connections=256),
+    ) as client:
+        confirms = await reserved_confirms(client, count)
+        before = client.stats
+        faults = emulator.faults
+        faults.set_rate("confirm", "504_before", 0.10)
+        faults.set_rate("confirm", "504_after", 0.10)
+        faults.set_rate("confirm", "reset_after", 0.02)
+        faults.set_rate("confirm", "delay", 0.01, ms=SLOW_MS)
+        results = await client.confirm_many(confirms, concurrency=256)
+        storm = client.stats
+        faults.clear()
+        unknown = [
+            confirms[i]
+            for i, result in enumerate(results)
+            if isinstance(result, OutcomeUnknownError)
+        ]
+        replayed = await client.confirm_many(unknown)
+    calls = storm.calls - before.calls
+    attempts = storm.attempts - before.attempts
+    succeeded = [r for r in results if isinstance(r, ConfirmResponse)]
+    other = [
+        r for r in results if not isinstance(r, ConfirmResponse | OutcomeUnknownError)
+    ]
+    ledger = emulator.ledger()
+    test = request.node.name
+    figures.record(test, "confirms", count, "10,000 / 100,000 (soak)", met=True)
+    share = len(succeeded) / count
+    figures.record(
+        test, "succeeded in the storm", f"{share:.2%}", ">= 99.5%", met=share >= 0.995
+    )
+    figures.record(
+        test,
+        "attempts per call",
+        f"{attempts / calls:.3f}",
+        "<= 1.35",
+        met=attempts <= 1.35 * calls,
+    )
+    figures.record(
+        test,
+        "duplicate purchases",
+        len(ledger.duplicates),
+        "0",
+        met=not ledger.duplicates,
+    )
+    figures.record(test, "unknown, then reconciled", len(unknown), "all", met=True)
+    assert other == []
+    assert ledger.duplicates == ()
+    assert ledger.is_stock_conserved
+    assert share >= 0.995
+    assert attempts <= 1.35 * calls
+    assert all(isinstance(r, ConfirmResponse) and r.is_complete for r in replayed)
+    for confirm in confirms:  # every cart bought exactly once, unknowns included
+        assert ledger.confirmations(confirm.cart_id, ITEM) == 1
