@@ -37,6 +37,7 @@ from ._errors import (
     RoktError,
     ServerError,
     TransportError,
+    UnclosedClientWarning,
     UnprocessableEntityError,
 )
 from ._models import (
@@ -113,6 +114,15 @@ __all__ = [
     "ServerError",
     "Timeouts",
     "TransportError",
+    "UnclosedClientWarning",
     "UnprocessableEntityError",
     "__version__",
 ]
+
+# Tracebacks and reprs show ``rokt_async.ConfirmRequest``, the name users import,
+# not the private module it is defined in.
+for _name in __all__:
+    _value = globals()[_name]
+    if isinstance(_value, type):
+        _value.__module__ = __name__
+del _name, _value

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import logging
 import os
-import random
 import sys
 import warnings
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final, Self
+from typing import TYPE_CHECKING, Any, Final, Self, Unpack
 
 from . import _codec, _endpoints
 from ._config import (
@@ -25,11 +24,13 @@ from ._errors import (
     ConfigurationError,
     RequestValidationError,
     RoktError,
+    UnclosedClientWarning,
 )
-from ._many import run_bounded
+from ._headers import Secret, fixed_headers, session_id_header
+from ._many import ResultHook, run_bounded
 from ._pool import Pool, State
 from ._retry import Retrier, RetryHook
-from ._session import USER_AGENT, new_session
+from ._session import new_session
 
 if TYPE_CHECKING:
     import ssl
@@ -48,23 +49,14 @@ if TYPE_CHECKING:
         ReleaseResponse,
         ReserveRequest,
         ReserveResponse,
-        _Wire,
+        _Request,
     )
+    from ._options import ClientOptions
     from ._retry import ClientStats
 
 __all__ = ["RoktClient"]
 
 _log: Final = logging.getLogger("rokt_async")
-_getrandbits: Final = random.getrandbits  # tracking ids, not secrets
-
-
-class _Secret(str):
-    """A str that never shows itself in a repr."""
-
-    __slots__ = ()
-
-    def __repr__(self) -> str:
-        return "'***'"
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +106,7 @@ class RoktClient:
         "_max_bytes",
         "_pool",
         "_retrier",
+        "_sent_headers",
         "_ssl",
         "_tag_id",
         "_timeouts",
@@ -137,7 +130,7 @@ class RoktClient:
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         ssl: ssl.SSLContext | None = None,
     ) -> None:
-        key = _Secret(check_header_value("api_key", api_key, ConfigurationError))
+        key = Secret(check_header_value("api_key", api_key, ConfigurationError))
         self._tag_id = check_header_value("tag_id", tag_id, ConfigurationError)
         if locale is not None:
             check_header_value("locale", locale, ConfigurationError)
@@ -154,17 +147,10 @@ class RoktClient:
                 _endpoints.PLACEMENTS,
             )
         }
-        self._headers = {
-            "rokt-api-key": key,
-            "rokt-tag-id": self._tag_id,
-            "Content-Type": "application/json",
-            "Accept": "application/json",
-            # Rokt's answers are a few hundred bytes: compression would save
-            # nothing and cost CPU on both sides. Compressed answers are still
-            # read (a proxy may compress anyway), capped by their inflated size.
-            "Accept-Encoding": "identity",
-            "User-Agent": USER_AGENT,
-        }
+        self._headers = fixed_headers(key, self._tag_id)
+        # Headers each call adds itself: none when they are the defaults of the
+        # session the client builds, all of them on a session passed in.
+        self._sent_headers = {} if session is None else dict(self._headers)
         self._timeouts = timeouts
         self._max_bytes = max_response_bytes
         self._defaults = _CallDefaults(locale=locale, timeout=None, retry=retry)
@@ -184,10 +170,11 @@ class RoktClient:
     # --- construction helpers -------------------------------------------------
 
     @classmethod
-    def from_env(cls, **overrides: Any) -> RoktClient:
+    def from_env(cls, **overrides: Unpack[ClientOptions]) -> RoktClient:
         """Build a client from ``ROKT_API_KEY``, ``ROKT_TAG_ID`` and ``ROKT_BASE_URL``.
 
-        Keyword arguments are passed through and win over the environment.
+        Keyword arguments are the constructor's (type-checked: a misspelt one is
+        an error), passed through, and win over the environment.
 
         Raises:
             ConfigurationError: ``ROKT_API_KEY`` or ``ROKT_TAG_ID`` is not set.
@@ -202,7 +189,7 @@ class RoktClient:
         base_url = os.environ.get("ROKT_BASE_URL")
         if base_url and "base_url" not in overrides:
             env["base_url"] = base_url
-        return cls(**env, **overrides)
+        return cls(**{**env, **overrides})
 
     def with_options(
         self,
@@ -307,13 +294,16 @@ class RoktClient:
             or not pool.owns_session
         ):
             return
+        # A RuntimeWarning, shown by default (a ResourceWarning is hidden unless
+        # Python runs with -X dev); aiohttp's anonymous warnings about the same
+        # session are pre-empted by closing its sockets here, without awaiting.
         _warn(
             f"RoktClient created at {pool.created_at} was never closed; use"
             " `async with client:` or `await client.close()`",
-            ResourceWarning,
-            source=self,
+            UnclosedClientWarning,
             stacklevel=1,
         )
+        pool.abandon()
 
     # --- endpoints ----------------------------------------------------------------
 
@@ -428,12 +418,22 @@ class RoktClient:
 
     async def confirm_many(
         self,
-        requests: Iterable[ConfirmRequest],
+        requests: Iterable[ConfirmRequest | tuple[ConfirmRequest, str]],
         *,
         concurrency: int = 64,
         timeout: float | None = None,
+        on_result: ResultHook[ConfirmResponse] | None = None,
     ) -> list[ConfirmResponse | RoktError]:
         """Confirm many carts with at most ``concurrency`` calls in flight.
+
+        Args:
+            requests: confirms, or ``(confirm, session_id)`` pairs to send each one
+                with its shopper's ``rokt-session-id``.
+            concurrency: calls in flight at most.
+            timeout: each call's deadline (None: the policy's).
+            on_result: called as ``on_result(index, outcome)`` the moment each
+                call ends, so what finished is known even if the fan-out is
+                cancelled part-way. An exception it raises cancels the rest.
 
         Returns:
             One entry per request, in input order: the response, or the ``RoktError``
@@ -441,27 +441,36 @@ class RoktClient:
             the caller cancels every call still running.
         """
         return await run_bounded(
-            lambda request: self.confirm_cart(request, timeout=timeout),
-            tuple(requests),
+            lambda request, sid: self.confirm_cart(
+                request, session_id=sid, timeout=timeout
+            ),
+            requests,
             concurrency,
+            on_result,
         )
 
     async def release_many(
         self,
-        requests: Iterable[ReleaseRequest],
+        requests: Iterable[ReleaseRequest | tuple[ReleaseRequest, str]],
         *,
         concurrency: int = 64,
         timeout: float | None = None,
+        on_result: ResultHook[ReleaseResponse] | None = None,
     ) -> list[ReleaseResponse | RoktError]:
         """Release many carts with at most ``concurrency`` calls in flight.
+
+        Takes the same arguments as ``confirm_many``.
 
         Returns:
             One entry per request, in input order: the response or its ``RoktError``.
         """
         return await run_bounded(
-            lambda request: self.release_cart(request, timeout=timeout),
-            tuple(requests),
+            lambda request, sid: self.release_cart(
+                request, session_id=sid, timeout=timeout
+            ),
+            requests,
             concurrency,
+            on_result,
         )
 
     # --- the one path behind every endpoint ---------------------------------------
@@ -469,7 +478,7 @@ class RoktClient:
     def _post(
         self,
         endpoint: _endpoints.Endpoint,
-        request: _Wire,
+        request: _Request,
         session_id: str | None,
         locale: str | None,
         timeout: float | None,
@@ -480,7 +489,12 @@ class RoktClient:
         """
         session = self._pool.session_for_call()
         defaults = self._defaults
-        headers = {"rokt-session-id": _session_id(session_id)}
+        sent = self._sent_headers
+        headers = (
+            {**sent, "rokt-session-id": session_id_header(session_id)}
+            if sent
+            else {"rokt-session-id": session_id_header(session_id)}
+        )
         locale = locale or defaults.locale
         if locale is not None:
             headers["Accept-Language"] = check_header_value(
@@ -510,21 +524,3 @@ def _caller_outside_this_module() -> str:
     while frame.f_back is not None and frame.f_code.co_filename == __file__:
         frame = frame.f_back
     return f"{frame.f_code.co_filename}:{frame.f_lineno}"
-
-
-_UUID4_VERSION: Final = 0x4000 << 64  # version nibble 4
-_UUID4_VARIANT: Final = 0x8000 << 48  # RFC 4122 variant bits 10
-_UUID4_CLEAR: Final = ~((0xF000 << 64) | (0xC000 << 48))
-
-
-def _session_id(given: str | None) -> str:
-    """The caller's session id (checked), or a fresh UUID4 string.
-
-    Session ids are for tracking, not secrets: ``random`` (reseeded in forked
-    children) makes one in a third of ``uuid.uuid4()``'s time.
-    """
-    if given is not None:
-        return check_header_value("session_id", given, RequestValidationError)
-    bits = _getrandbits(128) & _UUID4_CLEAR | _UUID4_VERSION | _UUID4_VARIANT
-    h = f"{bits:032x}"
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"

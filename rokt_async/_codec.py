@@ -10,7 +10,7 @@ from typing import Final, TypeVar
 
 import msgspec
 
-from ._errors import ResponseDecodeError
+from ._errors import ResponseDecodeError, clip
 from ._models import (
     ConfirmResponse,
     ErrorBody,
@@ -21,9 +21,6 @@ from ._models import (
 
 T = TypeVar("T")
 
-#: Longest piece of a decoder's message an error quotes: msgspec's messages can
-#: carry a value from the body (an unknown enum value, say).
-_QUOTE_LIMIT: Final = 200
 
 ENCODER: Final = msgspec.json.Encoder()
 RESERVE: Final = msgspec.json.Decoder(ReserveResponse, strict=False)
@@ -41,7 +38,7 @@ def decode_ok(data: bytes, decoder: msgspec.json.Decoder[T], status: int) -> T:
         return decoder.decode(data)
     except msgspec.ValidationError as exc:  # JSON of the wrong shape
         raise ResponseDecodeError(
-            f"HTTP {status} body has the wrong shape: {_clip(str(exc))}",
+            f"HTTP {status} body has the wrong shape: {clip(str(exc))}",
             status=status,
         ) from None
     except UnicodeDecodeError:  # a string field that is not UTF-8
@@ -53,10 +50,6 @@ def decode_ok(data: bytes, decoder: msgspec.json.Decoder[T], status: int) -> T:
         raise ResponseDecodeError(
             f"HTTP {status} body is {what} ({len(data)} bytes)", status=status
         ) from None
-
-
-def _clip(text: str) -> str:
-    return text if len(text) <= _QUOTE_LIMIT else text[: _QUOTE_LIMIT - 3] + "..."
 
 
 def decode_answer(

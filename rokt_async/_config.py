@@ -160,6 +160,7 @@ NO_WAIT_RETRY: Final = replace(DEFAULT_RETRY, base_delay=0.0, max_delay=0.0)
 NO_RETRY: Final = replace(DEFAULT_RETRY, max_attempts=1)
 
 _LOOPBACK_NAMES: Final = frozenset({"localhost", "localhost.localdomain"})
+_VERSION_SUFFIXES: Final = ("/v1", "/v2")
 
 
 def is_loopback_host(host: str) -> bool:
@@ -184,6 +185,11 @@ def check_base_url(url: str) -> str:
         raise ConfigurationError("base_url must not carry a query or fragment")
     if parts.scheme == "http" and not is_loopback_host(host):
         raise ConfigurationError("base_url must use https (http only for loopback)")
+    if parts.path.rstrip("/").lower().endswith(_VERSION_SUFFIXES):
+        raise ConfigurationError(
+            "base_url must be the API's root (like https://api.rokt.com), without"
+            " a /v1 or /v2 path: the client adds each endpoint's full path"
+        )
     check_header_value("base_url", url, ConfigurationError)
     return url.rstrip("/")
 

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     import msgspec
 
     from ._config import RetryPolicy
-    from ._models import _Wire
+    from ._models import _Request
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,21 +40,21 @@ class Endpoint:
     path: str
     decoder: msgspec.json.Decoder[Any] | None
     changes_state: bool
-    unsafe_resend: Callable[[_Wire, RetryPolicy], str | None]
-    identifiers: Callable[[_Wire], dict[str, str]]
+    unsafe_resend: Callable[[_Request, RetryPolicy], str | None]
+    identifiers: Callable[[_Request], dict[str, str]]
 
 
-def _fields(*names: str) -> Callable[[_Wire], dict[str, str]]:
-    def pick(request: _Wire) -> dict[str, str]:
+def _fields(*names: str) -> Callable[[_Request], dict[str, str]]:
+    def pick(request: _Request) -> dict[str, str]:
         return {name: str(getattr(request, name)) for name in names}
 
     return pick
 
 
-def _item_fields(*names: str) -> Callable[[_Wire], dict[str, str]]:
+def _item_fields(*names: str) -> Callable[[_Request], dict[str, str]]:
     top = _fields(*names)
 
-    def pick(request: _Wire) -> dict[str, str]:
+    def pick(request: _Request) -> dict[str, str]:
         found = top(request)
         items = getattr(request, "items", ())
         found["cart_item_ids"] = ",".join(item.cart_item_id for item in items)
@@ -70,12 +70,12 @@ def _item_fields(*names: str) -> Callable[[_Wire], dict[str, str]]:
     return pick
 
 
-def _always_safe(request: _Wire, policy: RetryPolicy) -> str | None:
+def _always_safe(request: _Request, policy: RetryPolicy) -> str | None:
     """Release, cancel and placements: a reservation (or a read) acts at most once."""
     return None
 
 
-def _reserve_resend(request: _Wire, policy: RetryPolicy) -> str | None:
+def _reserve_resend(request: _Request, policy: RetryPolicy) -> str | None:
     if policy.retry_reserve_when_ambiguous:
         return None
     return (
@@ -84,7 +84,7 @@ def _reserve_resend(request: _Wire, policy: RetryPolicy) -> str | None:
     )
 
 
-def _confirm_resend(request: _Wire, policy: RetryPolicy) -> str | None:
+def _confirm_resend(request: _Request, policy: RetryPolicy) -> str | None:
     """Safe only when every item names its reservation: a reservation is confirmed
     at most once, while nothing Rokt documents recognises a resent quantity-only
     confirm, which could buy the items a second time."""

@@ -27,12 +27,23 @@ Messages never carry headers, the API key or ``errors[].value``.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar, Final
+from typing import TYPE_CHECKING, ClassVar, Final, TypeAlias
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-    from ._models import ErrorBody
+    from ._models import (
+        CancelRequest,
+        ConfirmRequest,
+        ErrorBody,
+        ReleaseRequest,
+        ReserveRequest,
+    )
+
+    #: A request ``OutcomeUnknownError`` may carry (placements never ends in one).
+    Request: TypeAlias = (
+        ReserveRequest | ConfirmRequest | ReleaseRequest | CancelRequest
+    )
 
 __all__ = [
     "APIError",
@@ -58,9 +69,20 @@ __all__ = [
     "RoktError",
     "ServerError",
     "TransportError",
+    "UnclosedClientWarning",
     "UnprocessableEntityError",
     "error_class",
 ]
+
+
+#: Longest piece of an answer an error message quotes: Rokt's ``description``,
+#: aiohttp's parser message or msgspec's can carry what the peer sent.
+QUOTE_LIMIT: Final = 200
+
+
+def clip(text: str) -> str:
+    """``text`` cut to ``QUOTE_LIMIT`` characters (marked with ``...``)."""
+    return text if len(text) <= QUOTE_LIMIT else text[: QUOTE_LIMIT - 3] + "..."
 
 
 class RoktError(Exception):
@@ -139,6 +161,8 @@ class OutcomeUnknownError(RoktError):
         attempts: int,
         last_error: RoktError,
         resend_is_safe: bool,
+        request: Request | None = None,
+        session_id: str | None = None,
     ) -> None:
         super().__init__(message)
         self.endpoint = endpoint
@@ -146,6 +170,12 @@ class OutcomeUnknownError(RoktError):
         self.attempts = attempts
         self.last_error = last_error
         self.resend_is_safe = resend_is_safe
+        #: The frozen request that was sent: ``await rokt.confirm_cart(err.request)``
+        #: resends the same bytes' worth of request (when ``resend_is_safe``).
+        self.request = request
+        #: The ``rokt-session-id`` every attempt carried: pass it again with
+        #: ``session_id=`` so the resend is tracked as the same session.
+        self.session_id = session_id
 
     @property
     def last_status(self) -> int | None:
@@ -155,7 +185,13 @@ class OutcomeUnknownError(RoktError):
 
 
 class APIError(RoktError):
-    """Rokt (or a proxy in front of it) answered with a non-2xx status."""
+    """Rokt (or a proxy in front of it) answered with a non-2xx status.
+
+    The message carries what Rokt said: its ``description`` and each error's
+    ``code`` and ``message`` (never ``value``, which can echo customer data), the
+    method and path that were refused, the request id when there is one, and a
+    hint for 401, 403 and 404. Each piece is cut to 200 characters.
+    """
 
     def __init__(
         self,
@@ -164,13 +200,46 @@ class APIError(RoktError):
         request_id: str | None = None,
         *,
         retry_after: float | None = None,
+        path: str | None = None,
     ) -> None:
-        reason = body.description if body is not None and body.description else None
-        super().__init__(f"HTTP {status}: {reason or 'no Rokt error body'}")
+        super().__init__(_describe(status, body, request_id, path))
         self.status = status
         self.body = body
         self.request_id = request_id
         self.retry_after = retry_after
+        self.path = path
+
+
+#: What to check first, by status; names the setting, never its value.
+_HINTS: Final[Mapping[int, str]] = {
+    401: "check api_key: Rokt did not accept it",
+    403: "check tag_id: this api_key may not act for it",
+    404: "no such endpoint: check base_url (the host's root, without /v1)",
+}
+_MOST_DETAILS: Final = 5
+
+
+def _describe(
+    status: int, body: ErrorBody | None, request_id: str | None, path: str | None
+) -> str:
+    where = f"POST {path} -> " if path else ""
+    reason = body.description if body is not None and body.description else None
+    text = f"{where}HTTP {status}: {clip(reason) if reason else 'no Rokt error body'}"
+    if body is not None and body.errors:
+        details = [
+            clip(f"{e.code}: {e.message}" if e.message else e.code)
+            for e in body.errors[:_MOST_DETAILS]
+        ]
+        more = len(body.errors) - _MOST_DETAILS
+        if more > 0:
+            details.append(f"{more} more")
+        text += f" [{'; '.join(details)}]"
+    hint = _HINTS.get(status)
+    if hint is not None:
+        text += f"; {hint}"
+    if request_id:
+        text += f" (request id {clip(request_id)})"
+    return text
 
 
 class RedirectError(APIError):
@@ -211,6 +280,14 @@ class ServerError(APIError):
 
 class GatewayTimeoutError(ServerError):
     """504: the gateway gave up waiting; the upstream may still have acted."""
+
+
+class UnclosedClientWarning(RuntimeWarning):
+    """A ``RoktClient`` was garbage-collected while open; names where it was made.
+
+    A ``RuntimeWarning``, so Python shows it by default (``ResourceWarning`` is
+    hidden unless Python runs with ``-X dev``).
+    """
 
 
 _BY_STATUS: Final[Mapping[int, type[APIError]]] = {

@@ -3,17 +3,22 @@
 Attributes are snake_case in Python and camelCase on the wire. Requests are frozen
 and validated when built (``__post_init__``), so a request that exists is one Rokt
 can accept. Responses accept unknown fields and give every optional field a default.
+
+No ``from __future__ import annotations`` here, unlike every other module: the
+package re-labels these classes ``rokt_async.X`` (``__module__``), and msgspec
+resolves string annotations in the module a class claims to live in. Evaluated
+annotations need no such lookup.
 """
 
-from __future__ import annotations
-
 import datetime
-from typing import Any, Final
+from collections.abc import Sequence
+from typing import Any, ClassVar, Final, Self
 
 import msgspec
 from msgspec import UNSET, UnsetType
 
-from ._errors import RequestValidationError
+from . import _checks
+from ._errors import RequestValidationError, clip
 
 __all__ = [
     "CancelRequest",
@@ -37,12 +42,65 @@ __all__ = [
 
 
 class _Wire(msgspec.Struct, rename="camel", omit_defaults=True, frozen=True, gc=False):
-    """camelCase wire names, defaults omitted, immutable and cycle-free."""
+    """camelCase wire names, defaults omitted, immutable and cycle-free.
+
+    Two ways out: ``to_dict()`` with Python's snake_case names (to return from a
+    FastAPI handler, say) and ``to_json()`` with Rokt's camelCase wire names (the
+    exact bytes the client sends for a request).
+    """
+
+    def to_dict(self) -> dict[str, Any]:
+        """The fields as JSON-ready builtins under their snake_case names; unset
+        fields are left out, datetimes become RFC 3339 strings."""
+        plain: dict[str, Any] = _builtins(self)  # type: ignore[assignment]
+        return plain
+
+    def to_json(self) -> bytes:
+        """The JSON body in Rokt's wire format (camelCase names)."""
+        return _ENCODER.encode(self)
 
 
-def _require_items(owner: str, items: tuple[object, ...]) -> None:
-    if not items:
-        raise RequestValidationError(f"{owner}.items must hold at least one item")
+class _Request(_Wire, frozen=True):
+    """A request body: validated when built, and parsed back with ``from_json``."""
+
+    _decoders: ClassVar[dict[type, msgspec.json.Decoder[Any]]] = {}
+
+    @classmethod
+    def from_json(cls, data: bytes | str) -> Self:
+        """Parse a body saved with ``to_json()`` (Rokt's wire format), validated as
+        if built in Python.
+
+        Raises:
+            RequestValidationError: not JSON, or not a valid request of this kind.
+        """
+        decoder = _Request._decoders.get(cls)
+        if decoder is None:
+            decoder = _Request._decoders[cls] = msgspec.json.Decoder(cls)
+        try:
+            result: Self = decoder.decode(data)
+        except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as exc:
+            message = str(exc) if isinstance(exc, msgspec.DecodeError) else "not JSON"
+            raise RequestValidationError(
+                f"{cls.__name__}.from_json: {clip(message)}"
+            ) from None
+        return result
+
+
+_ENCODER: Final = msgspec.json.Encoder()
+
+
+def _builtins(value: object) -> object:
+    if isinstance(value, msgspec.Struct):
+        return {
+            field: _builtins(item)
+            for field in value.__struct_fields__
+            if (item := getattr(value, field)) is not UNSET
+        }
+    if isinstance(value, tuple | list):
+        return [_builtins(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _builtins(item) for key, item in value.items()}
+    return msgspec.to_builtins(value)  # datetimes as RFC 3339 strings
 
 
 # --- cart/reserve -----------------------------------------------------------------
@@ -55,21 +113,29 @@ class ReserveItem(_Wire, kw_only=True, frozen=True):
     quantity: int
 
     def __post_init__(self) -> None:
-        if self.quantity < 1:
-            raise RequestValidationError("ReserveItem.quantity must be at least 1")
+        _checks.text("ReserveItem", "cart_item_id", self.cart_item_id)
+        _checks.count("ReserveItem", "quantity", self.quantity)
 
 
-class ReserveRequest(_Wire, kw_only=True, frozen=True):
-    """Body of ``POST /v1/cart/reserve``: hold stock and lock prices until expiry."""
+class ReserveRequest(_Request, kw_only=True, frozen=True):
+    """Body of ``POST /v1/cart/reserve``: hold stock and lock prices until expiry.
+
+    ``items`` takes any sequence and is stored as a tuple.
+    """
 
     cart_id: str
-    items: tuple[ReserveItem, ...]
+    items: Sequence[ReserveItem]
     is_pay_pal_payment: bool | UnsetType = UNSET
     merchant_id: str | UnsetType = UNSET
     attributes: dict[str, str] | UnsetType = UNSET
 
     def __post_init__(self) -> None:
-        _require_items("ReserveRequest", self.items)
+        _checks.text("ReserveRequest", "cart_id", self.cart_id)
+        items = _checks.items("ReserveRequest", self.items, ReserveItem)
+        msgspec.structs.force_setattr(self, "items", items)
+        _checks.flag("ReserveRequest", "is_pay_pal_payment", self.is_pay_pal_payment)
+        _checks.text("ReserveRequest", "merchant_id", self.merchant_id, optional=True)
+        _checks.attributes("ReserveRequest", self.attributes)
 
 
 class ReservedItem(_Wire, kw_only=True, frozen=True):
@@ -102,26 +168,43 @@ class ConfirmItem(_Wire, kw_only=True, frozen=True):
     quantity: int | UnsetType = UNSET
 
     def __post_init__(self) -> None:
+        _checks.text("ConfirmItem", "cart_item_id", self.cart_item_id)
         if self.item_reservation_id is UNSET and self.quantity is UNSET:
             raise RequestValidationError(
                 "ConfirmItem needs item_reservation_id or quantity"
             )
-        if self.quantity is not UNSET and self.quantity < 1:
-            raise RequestValidationError("ConfirmItem.quantity must be at least 1")
+        _checks.text(
+            "ConfirmItem",
+            "item_reservation_id",
+            self.item_reservation_id,
+            optional=True,
+        )
+        _checks.count("ConfirmItem", "quantity", self.quantity, optional=True)
 
 
-class ConfirmRequest(_Wire, kw_only=True, frozen=True):
-    """Body of ``POST /v1/cart/confirm``: the purchase went through, fulfil it."""
+class ConfirmRequest(_Request, kw_only=True, frozen=True):
+    """Body of ``POST /v1/cart/confirm``: the purchase went through, fulfil it.
+
+    ``items`` takes any sequence and is stored as a tuple.
+    """
 
     cart_id: str
     order_id: str
-    items: tuple[ConfirmItem, ...]
+    items: Sequence[ConfirmItem]
     pay_pal_order_id: str | UnsetType = UNSET
     merchant_id: str | UnsetType = UNSET
     attributes: dict[str, str] | UnsetType = UNSET
 
     def __post_init__(self) -> None:
-        _require_items("ConfirmRequest", self.items)
+        _checks.text("ConfirmRequest", "cart_id", self.cart_id)
+        _checks.text("ConfirmRequest", "order_id", self.order_id)
+        items = _checks.items("ConfirmRequest", self.items, ConfirmItem)
+        msgspec.structs.force_setattr(self, "items", items)
+        _checks.text(
+            "ConfirmRequest", "pay_pal_order_id", self.pay_pal_order_id, optional=True
+        )
+        _checks.text("ConfirmRequest", "merchant_id", self.merchant_id, optional=True)
+        _checks.attributes("ConfirmRequest", self.attributes)
 
 
 #: ``ConfirmedItem.error_code`` of an item whose reservation an earlier request (or
@@ -190,16 +273,26 @@ class ReleaseItem(_Wire, kw_only=True, frozen=True):
     cart_item_id: str
     item_reservation_id: str
 
+    def __post_init__(self) -> None:
+        _checks.text("ReleaseItem", "cart_item_id", self.cart_item_id)
+        _checks.text("ReleaseItem", "item_reservation_id", self.item_reservation_id)
 
-class ReleaseRequest(_Wire, kw_only=True, frozen=True):
-    """Body of ``POST /v1/cart/release``: return reserved stock now."""
+
+class ReleaseRequest(_Request, kw_only=True, frozen=True):
+    """Body of ``POST /v1/cart/release``: return reserved stock now.
+
+    ``items`` takes any sequence and is stored as a tuple.
+    """
 
     cart_id: str
-    items: tuple[ReleaseItem, ...]
+    items: Sequence[ReleaseItem]
     attributes: dict[str, str] | UnsetType = UNSET
 
     def __post_init__(self) -> None:
-        _require_items("ReleaseRequest", self.items)
+        _checks.text("ReleaseRequest", "cart_id", self.cart_id)
+        items = _checks.items("ReleaseRequest", self.items, ReleaseItem)
+        msgspec.structs.force_setattr(self, "items", items)
+        _checks.attributes("ReleaseRequest", self.attributes)
 
 
 class ReleasedItem(_Wire, kw_only=True, frozen=True):
@@ -230,26 +323,31 @@ class ReleaseResponse(_Wire, kw_only=True, frozen=True):
 # --- confirmation/cancel ----------------------------------------------------------
 
 
-class CancelRequest(_Wire, kw_only=True, frozen=True):
+class CancelRequest(_Request, kw_only=True, frozen=True):
     """Body of ``POST /v1/confirmation/cancel``: cancel one confirmed item."""
 
     item_reservation_id: str
 
     def __post_init__(self) -> None:
-        if not self.item_reservation_id:
-            raise RequestValidationError("CancelRequest.item_reservation_id is empty")
+        _checks.text("CancelRequest", "item_reservation_id", self.item_reservation_id)
 
 
 # --- placements/any ---------------------------------------------------------------
 
 
-class PlacementsRequest(_Wire, kw_only=True, frozen=True):
+class PlacementsRequest(_Request, kw_only=True, frozen=True):
     """Body of ``POST /v1/placements/any``: is any placement worth showing?"""
 
     cart_id: str
     page_identifier: str
     url: str | UnsetType = UNSET
     attributes: dict[str, str] | UnsetType = UNSET
+
+    def __post_init__(self) -> None:
+        _checks.text("PlacementsRequest", "cart_id", self.cart_id)
+        _checks.text("PlacementsRequest", "page_identifier", self.page_identifier)
+        _checks.text("PlacementsRequest", "url", self.url, optional=True)
+        _checks.attributes("PlacementsRequest", self.attributes)
 
 
 class PlacementsResponse(_Wire, kw_only=True, frozen=True):

@@ -7,6 +7,7 @@ in a forked child, used from another event loop.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import enum
 import os
 import threading
@@ -77,6 +78,19 @@ class Pool:
         self.fork_generation = _fork_generation
         self.state = State.OPEN
 
+    def abandon(self) -> None:
+        """Close the sockets of a pool whose client was collected while open.
+
+        Synchronous (nothing can be awaited from ``__del__``): the connector's own
+        close, as aiohttp's ``__del__`` would run it, after which neither the
+        session nor the connector warns again.
+        """
+        connector = getattr(self.session, "connector", None)
+        close = getattr(connector, "_close", None)
+        if callable(close):
+            with contextlib.suppress(Exception):  # a closed loop, another thread
+                close()
+
     def session_for_call(self) -> aiohttp.ClientSession:
         """The open session, or a ClientStateError saying how to fix the misuse."""
         session = self.session
@@ -99,8 +113,37 @@ class Pool:
             or loop is None
             or not loop.is_running()
         ):
-            raise EventLoopMismatchError(
-                "RoktClient was opened on another event loop; open one client per"
-                " event loop (e.g. in your app's lifespan) and use it only there"
-            )
+            raise EventLoopMismatchError(_mismatch_message(self))
         return session
+
+
+def _mismatch_message(pool: Pool) -> str:
+    """Where the client was created and opened, and who is asking: no secrets.
+
+    Built only when raising, so the checks above stay as cheap as they are.
+    """
+    try:
+        asking = _describe_loop(asyncio.get_running_loop())
+    except RuntimeError:
+        asking = "no running event loop"
+    opened = "no event loop" if pool.loop is None else _describe_loop(pool.loop)
+    here = threading.get_ident()
+    where = "the same thread" if here == pool.thread else _describe_thread(here)
+    return (
+        f"RoktClient created at {pool.created_at} was opened on {opened} in"
+        f" {_describe_thread(pool.thread)}, but is used from {asking} in {where}."
+        " Open one client per event loop (e.g. in your app's lifespan) and use it"
+        " only there; under pytest-asyncio, tests and fixtures whose loop scopes"
+        " differ run on different loops"
+    )
+
+
+def _describe_loop(loop: asyncio.AbstractEventLoop) -> str:
+    kind = type(loop)
+    state = "closed" if loop.is_closed() else "running" if loop.is_running() else "idle"
+    return f"{kind.__module__}.{kind.__qualname__} {id(loop):#x} ({state})"
+
+
+def _describe_thread(ident: int) -> str:
+    name = next((t.name for t in threading.enumerate() if t.ident == ident), None)
+    return f"thread {ident}" if name is None else f"thread {name!r}"

@@ -41,7 +41,7 @@ if TYPE_CHECKING:
 
     from ._config import RetryPolicy, Timeouts
     from ._endpoints import Endpoint
-    from ._models import _Wire
+    from ._models import _Request
 
 
 __all__ = ["ClientStats", "Retrier", "RetryBudget", "RetryEvent", "classify"]
@@ -233,7 +233,7 @@ class Retrier:
         session: aiohttp.ClientSession,
         endpoint: Endpoint,
         url: str,
-        request: _Wire,
+        request: _Request,
         payload: bytes,
         headers: Mapping[str, str],
         policy: RetryPolicy,
@@ -313,19 +313,30 @@ class Retrier:
                         waits,
                         deadline - clock(),
                     )
-                    if isinstance(plan, Stop):
-                        exc.attempts = attempt
-                        if not (ambiguous_seen and endpoint.changes_state):
-                            raise
-                        raise self._outcome_unknown(
-                            exc, endpoint, request, policy, plan
-                        ) from exc
-                    spent += self._budget.cost_of(exc)
-                    stats.retries += 1
-                    if self._hooks:
-                        self._run_hooks(RetryEvent(endpoint.name, attempt, plan, exc))
-                    await self._sleep(plan)
-                    continue
+                    if isinstance(plan, float):
+                        cost = self._budget.cost_of(exc)
+                        spent += cost
+                        stats.retries += 1
+                        if self._hooks:
+                            self._run_hooks(
+                                RetryEvent(endpoint.name, attempt, plan, exc)
+                            )
+                        await self._sleep(plan)
+                        if deadline - clock() > 0:
+                            continue
+                        # The wait (on a busy loop, longer than planned) used up the
+                        # time left: no attempt starts after the deadline, and the
+                        # retry it paid for is given back.
+                        self._budget.give_back(cost)
+                        spent -= cost
+                        stats.retries -= 1
+                        plan = Stop.DEADLINE
+                    exc.attempts = attempt
+                    if not (ambiguous_seen and endpoint.changes_state):
+                        raise
+                    raise self._outcome_unknown(
+                        exc, endpoint, request, headers, policy, plan
+                    ) from exc
                 # A first-try success earns a token; a retried success returns what
                 # its retries took, so only calls that never succeed drain the bucket.
                 self._budget.give_back(spent or self._budget.refund)
@@ -344,7 +355,7 @@ class Retrier:
         exc: RoktError,
         kind: str | None,
         endpoint: Endpoint,
-        request: _Wire,
+        request: _Request,
         policy: RetryPolicy,
         attempt: int,
         waits: Iterator[float],
@@ -391,7 +402,8 @@ class Retrier:
         self,
         exc: RoktError,
         endpoint: Endpoint,
-        request: _Wire,
+        request: _Request,
+        headers: Mapping[str, str],
         policy: RetryPolicy,
         stop: Stop,
     ) -> OutcomeUnknownError:
@@ -406,4 +418,6 @@ class Retrier:
             attempts=exc.attempts,
             last_error=exc,
             resend_is_safe=unsafe is None,
+            request=request,  # type: ignore[arg-type]  # one of the cart requests
+            session_id=headers.get("rokt-session-id"),
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import math
 import platform
 from typing import TYPE_CHECKING, Final, cast
 
@@ -42,6 +43,10 @@ class _SizedReadsHandler(ResponseHandler):
             transport.max_size = READ_SIZE  # type: ignore[attr-defined]
 
 
+#: The shortest attempt timer handed to aiohttp, in seconds.
+_SHORTEST: Final = 0.001
+
+
 def client_timeout(
     timeouts: Timeouts, remaining: float | None
 ) -> aiohttp.ClientTimeout:
@@ -51,8 +56,14 @@ def client_timeout(
     every chunk received, which costs more than the whole msgspec decode.
     """
     cap = timeouts.attempt_limit
-    total = cap if remaining is None else min(cap, remaining)
-    return aiohttp.ClientTimeout(total=total, connect=timeouts.connect)
+    # aiohttp reads a total of 0 or less as "no limit at all": never hand it one.
+    total = cap if remaining is None else max(min(cap, remaining), _SHORTEST)
+    # aiohttp rounds timers of 5 s and more up to the next whole second of the
+    # loop's clock (``ceil_threshold``), which let an attempt run up to 1 s past
+    # the call's deadline: never round.
+    return aiohttp.ClientTimeout(
+        total=total, connect=timeouts.connect, ceil_threshold=math.inf
+    )
 
 
 def new_session(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import email.utils
 import time
 from typing import TYPE_CHECKING, Final
+from urllib.parse import urlsplit
 
 import aiohttp
 
@@ -20,6 +21,7 @@ from ._errors import (
     ConnectError,
     ConnectionLostError,
     RequestTimeoutError,
+    clip,
     error_class,
 )
 
@@ -56,6 +58,7 @@ async def post_once(
             headers=headers,
             timeout=timeout,
             allow_redirects=False,
+            raise_for_status=False,  # a session passed in may say otherwise
         ) as response:
             status = response.status
             length = response.content_length
@@ -73,7 +76,7 @@ async def post_once(
                 body = await response.read()
             if 200 <= status < 300:
                 return status, body
-            raise _api_error(status, body, response.headers)
+            raise _api_error(status, body, response.headers, url)
     except aiohttp.ConnectionTimeoutError as exc:  # pool wait or connect: never sent
         raise ConnectError("timed out waiting for a connection") from exc
     except aiohttp.ClientConnectorError as exc:  # refused, DNS, TLS: never sent
@@ -83,7 +86,7 @@ async def post_once(
             raise ConnectError("timed out waiting for a connection (deadline)") from exc
         raise RequestTimeoutError("no complete answer before the deadline") from exc
     except aiohttp.ClientResponseError as exc:  # its repr holds the request headers
-        lost = f"{type(exc).__name__}: {exc.status} {exc.message}"
+        lost = f"{type(exc).__name__}: {exc.status} {clip(str(exc.message))}"
     except aiohttp.ClientPayloadError as exc:
         raise ConnectionLostError(
             f"the answer broke off mid-body ({type(exc).__name__})"
@@ -135,14 +138,20 @@ async def _read_capped(
 
 
 def _api_error(
-    status: int, body: bytes | None, headers: CIMultiDictProxy[str]
+    status: int, body: bytes | None, headers: CIMultiDictProxy[str], url: str
 ) -> APIError:
     parsed = parse_error_body(body) if body else None
     request_id = next(
         (headers[name] for name in _REQUEST_ID_HEADERS if name in headers), None
     )
     retry_after = parse_retry_after(headers.get("Retry-After"))
-    return error_class(status)(status, parsed, request_id, retry_after=retry_after)
+    return error_class(status)(
+        status,
+        parsed,
+        request_id,
+        retry_after=retry_after,
+        path=urlsplit(url).path,
+    )
 
 
 def parse_retry_after(value: str | None, now: float | None = None) -> float | None:

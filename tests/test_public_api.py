@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pathlib
+import pickle
+import traceback
 import types
 
 import rokt_async
@@ -31,7 +33,9 @@ def test_every_exported_error_derives_from_rokt_error() -> None:
     errors = [
         value
         for value in (getattr(rokt_async, n) for n in rokt_async.__all__)
-        if isinstance(value, type) and issubclass(value, BaseException)
+        if isinstance(value, type)
+        and issubclass(value, BaseException)
+        and not issubclass(value, Warning)
     ]
     assert len(errors) >= 20
     assert all(issubclass(error, rokt_async.RoktError) for error in errors)
@@ -41,3 +45,27 @@ def test_every_exported_error_derives_from_rokt_error() -> None:
 def test_package_ships_py_typed() -> None:
     """The py.typed marker is inside the package."""
     assert (pathlib.Path(rokt_async.__file__).parent / "py.typed").is_file()
+
+
+def test_public_classes_show_the_package_not_private_modules() -> None:
+    """Every exported class (errors, models, config) says it lives in rokt_async,
+    so a traceback names ``rokt_async.UnprocessableEntityError``."""
+    classes = [
+        value
+        for value in (getattr(rokt_async, n) for n in rokt_async.__all__)
+        if isinstance(value, type)
+    ]
+    assert [c for c in classes if c.__module__ != "rokt_async"] == []
+    error = rokt_async.UnprocessableEntityError(422, None)
+    shown = "".join(traceback.format_exception_only(error))
+    assert shown.startswith("rokt_async.UnprocessableEntityError: ")
+    request = rokt_async.CancelRequest(item_reservation_id="r")
+    assert pickle.loads(pickle.dumps(request)) == request  # noqa: S301 - our own bytes
+
+
+def test_relabelled_models_still_decode_their_annotations() -> None:
+    """Moving a model's __module__ leaves msgspec able to resolve its fields."""
+    confirm = rokt_async.ConfirmRequest.from_json(
+        b'{"cartId":"c","orderId":"o","items":[{"cartItemId":"i","quantity":1}]}'
+    )
+    assert confirm.items == (rokt_async.ConfirmItem(cart_item_id="i", quantity=1),)

@@ -22,13 +22,15 @@ from rokt_async import (
     OutcomeUnknownError,
     PlacementsRequest,
     PoolLimits,
+    RequestTimeoutError,
     ResponseDecodeError,
     RetryEvent,
     Timeouts,
 )
-from tests.conftest import A_CONFIRM, A_RESERVE, make_client
+from tests.conftest import A_CONFIRM, A_PLACEMENTS, A_RESERVE, make_client
 from tests.integration._servers import raw_server, read_request, reply
 from tests.integration.test_retry_faults import client_for, quantity_confirm
+from tests.reliability._carts import reserved_confirms
 
 if TYPE_CHECKING:
     from asyncio import StreamReader, StreamWriter
@@ -257,10 +259,43 @@ async def test_reservation_confirm_is_resent_and_says_resend_is_safe(
     emulator: Emulator,
 ) -> None:
     """A confirm naming its reservation is resent; when it still gives up, the
-    error says a resend is safe."""
+    error says a resend is safe and carries the request, whose resend confirms
+    the cart once."""
     emulator.faults.set_rate("confirm", "504_before", 1.0)
     async with client_for(emulator) as rokt:
+        (confirm,) = await reserved_confirms(rokt, 1)
         with pytest.raises(OutcomeUnknownError) as caught:
-            await rokt.confirm_cart(A_CONFIRM)
-    assert (caught.value.attempts, caught.value.resend_is_safe) == (4, True)
-    assert len(emulator.requests("confirm")) == 4
+            await rokt.confirm_cart(confirm)
+        assert (caught.value.attempts, caught.value.resend_is_safe) == (4, True)
+        assert len(emulator.requests("confirm")) == 4
+        emulator.faults.clear()
+        assert caught.value.request == confirm  # what to send again, as it was
+        again = await rokt.confirm_cart(caught.value.request)
+    assert again.is_complete
+    assert emulator.ledger().confirmations(confirm.cart_id, "parking") == 1
+
+
+# --- deadlines over 5 s ---------------------------------------------------------
+
+
+async def test_a_deadline_over_5_s_is_not_rounded_up_to_the_next_second() -> None:
+    """A 5.2 s deadline ends the call at 5.2 s: aiohttp rounds timers of 5 s and
+    more up to the next whole second of the loop's clock unless told not to."""
+    release = asyncio.Event()
+
+    async def silent(reader: StreamReader, writer: StreamWriter) -> None:
+        await read_request(reader)
+        await release.wait()
+        writer.close()
+
+    loop = asyncio.get_running_loop()
+    async with raw_server(silent) as url, make_client(url) as rokt:
+        # Start just after a whole second, so that rounding up would add at least
+        # 0.68 s: the bound below is far from both outcomes (0.0x s vs >= 0.68 s).
+        await asyncio.sleep(1.02 - loop.time() % 1.0)
+        started = loop.time()
+        with pytest.raises(RequestTimeoutError):
+            await rokt.any_placements(A_PLACEMENTS, timeout=5.2)
+        overrun = loop.time() - started - 5.2
+        release.set()
+    assert overrun < 0.4

@@ -36,6 +36,10 @@ async def test_confirm_storm_buys_each_cart_once_and_unknowns_reconcile(
     slow replies: none applied twice, and each OutcomeUnknownError, sent again to a
     healthy emulator, ends in exactly one confirmation of its cart."""
     count = size(10_000, 100_000)
+    async with make_client(  # setting up: default (roomy) timeouts, no faults
+        emulator.url, api_key=emulator.api_key, tag_id=emulator.tag_id
+    ) as setup:
+        confirms = await reserved_confirms(setup, count)
     async with make_client(
         emulator.url,
         api_key=emulator.api_key,
@@ -43,7 +47,6 @@ async def test_confirm_storm_buys_each_cart_once_and_unknowns_reconcile(
         timeouts=FAST_TIMEOUTS,
         limits=PoolLimits(connections=256),
     ) as client:
-        confirms = await reserved_confirms(client, count)
         before = client.stats
         faults = emulator.faults
         faults.set_rate("confirm", "504_before", 0.10)

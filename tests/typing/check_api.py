@@ -26,3 +26,9 @@ async def confirm_and_check(client: RoktClient) -> None:
     )
     assert_type(shown, bool)
     assert_type(client.with_options(locale="en"), RoktClient)
+
+
+def build_from_env() -> None:
+    RoktClient.from_env(base_url="http://127.0.0.1:8080", locale="en-US")
+    RoktClient.from_env(retyr=None)  # type: ignore[call-arg]
+    RoktClient.from_env(locale=3)  # type: ignore[arg-type]

@@ -54,10 +54,14 @@ def test_crlf_in_other_header_values_is_refused(field: str) -> None:
         "https://user:pw@api.rokt.com",
         "https://api.rokt.com/?x=1",
         "http://10.0.0.1:8080",
+        "https://api.rokt.com/v1/",
+        "https://api.rokt.com/V1",
+        "http://127.0.0.1:8080/proxy/v2",
     ],
 )
 def test_unsafe_or_malformed_base_url_is_refused(url: str) -> None:
-    """Only https URLs, or http to a loopback host, are accepted."""
+    """Only https URLs (or http to a loopback host) at the API's root, or a
+    proxy's path without the version, are accepted."""
     with pytest.raises(ConfigurationError):
         RoktClient(api_key=CANARY_KEY, tag_id=TAG_ID, base_url=url)
 
@@ -70,6 +74,7 @@ def test_unsafe_or_malformed_base_url_is_refused(url: str) -> None:
         "http://localhost:9000/",
         "http://[::1]:8080",
         "https://api.stage.rokt.com",
+        "https://proxy.example.com/rokt/",
     ],
 )
 def test_loopback_http_and_https_base_urls_are_accepted(url: str) -> None:

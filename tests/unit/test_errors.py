@@ -54,14 +54,15 @@ def test_status_maps_to_its_class(status: int, cls: type[APIError]) -> None:
     assert error_class(status) is cls
 
 
-def test_api_error_message_names_status_and_description_not_values() -> None:
-    """The message holds status and description but never errors[].value."""
+def test_api_error_message_names_rokts_codes_and_messages_not_values() -> None:
+    """The message holds status, description, each code and message and the
+    request id, but never errors[].value."""
     body = ErrorBody(
         description="Invalid cart",
         errors=(ErrorDetail(code="E1", message="bad", value="jane@example.com"),),
     )
     error = BadRequestError(400, body, "req-1")
-    assert str(error) == "HTTP 400: Invalid cart"
+    assert str(error) == "HTTP 400: Invalid cart [E1: bad] (request id req-1)"
     assert "jane@example.com" not in str(error)
     assert (error.status, error.body, error.request_id, error.attempts) == (
         400,
@@ -101,3 +102,28 @@ def test_outcome_unknown_error_carries_identifiers_and_last_status() -> None:
         4,
         504,
     )
+
+
+def test_api_error_message_names_the_refused_path_and_a_hint() -> None:
+    """A 404 names the method and path and says to check base_url; 401 and 403
+    name the setting to check without its value."""
+    missing = NotFoundError(404, None, path="/v1/v1/cart/confirm")
+    assert str(missing) == (
+        "POST /v1/v1/cart/confirm -> HTTP 404: no Rokt error body;"
+        " no such endpoint: check base_url (the host's root, without /v1)"
+    )
+    assert "check api_key" in str(AuthenticationError(401, None))
+    assert "check tag_id" in str(PermissionDeniedError(403, None))
+
+
+def test_api_error_message_quotes_at_most_200_characters_a_piece() -> None:
+    """A long description or message is cut, and at most five errors are listed."""
+    body = ErrorBody(
+        description="d" * 1000,
+        errors=tuple(ErrorDetail(code=f"C{n}", message="m" * 1000) for n in range(7)),
+    )
+    text = str(UnprocessableEntityError(422, body))
+    assert "d" * 198 not in text
+    assert "d" * 197 + "..." in text
+    assert text.count("C") == 5
+    assert text.endswith("; 2 more]")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import gc
 import os
+import subprocess
+import sys
 import threading
 import warnings
 import weakref
@@ -18,6 +20,7 @@ from rokt_async import (
     EventLoopMismatchError,
     ForkedProcessError,
     RoktClient,
+    UnclosedClientWarning,
 )
 from rokt_async import _pool as pool_module
 from tests.conftest import A_PLACEMENTS, FAKE_BASE, make_client
@@ -74,7 +77,8 @@ async def test_owned_session_is_closed_with_the_client() -> None:
 
 
 async def test_unclosed_client_warns_where_it_was_created() -> None:
-    """A client collected while open emits our ResourceWarning naming its origin."""
+    """A client collected while open emits our UnclosedClientWarning naming its
+    origin, and closes its sockets so aiohttp has nothing left to warn about."""
     client = RoktClient(api_key="k", tag_id="t")
     await client.open()
     session = client._pool.session
@@ -85,9 +89,64 @@ async def test_unclosed_client_warns_where_it_was_created() -> None:
         gc.collect()
     ours = [w for w in caught if "RoktClient created at" in str(w.message)]
     assert len(ours) == 1
-    assert ours[0].category is ResourceWarning
+    assert ours[0].category is UnclosedClientWarning
     assert "test_lifecycle.py" in str(ours[0].message)
-    await session.close()  # tidy up what the leak left behind
+    assert session.closed  # so aiohttp's own __del__ stays silent
+
+
+LEAKY_PROGRAM = """
+import asyncio, gc
+from aiohttp import web
+from rokt_async import PlacementsRequest, RoktClient
+
+async def main():
+    app = web.Application()
+    answer = web.json_response({"result": True})
+    app.router.add_post("/v1/placements/any", lambda request: answer)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    client = RoktClient(api_key="k", tag_id="t", base_url=f"http://127.0.0.1:{port}")
+    await client.open()
+    await client.any_placements(PlacementsRequest(cart_id="c", page_identifier="p"))
+    del client  # leaked while open, with a pooled connection
+    gc.collect()
+    await asyncio.sleep(0.1)
+    await runner.cleanup()
+
+asyncio.run(main())
+"""
+
+
+def test_leaked_client_shows_one_warning_under_default_filters() -> None:
+    """Under Python's default warning filters (no -X dev), a leaked client prints
+    our warning with the line that built it, and no aiohttp warning or log."""
+    done = subprocess.run(  # noqa: S603 - our own interpreter and program
+        [sys.executable, "-c", LEAKY_PROGRAM],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+        env={k: v for k, v in os.environ.items() if not k.startswith("PYTHON")},
+    )
+    line = (
+        LEAKY_PROGRAM.splitlines().index(
+            next(
+                text
+                for text in LEAKY_PROGRAM.splitlines()
+                if text.startswith("    client =")
+            )
+        )
+        + 1
+    )
+    assert f"UnclosedClientWarning: RoktClient created at <string>:{line} " in (
+        done.stderr
+    )
+    assert "Unclosed client session" not in done.stderr
+    assert "Unclosed connector" not in done.stderr
+    assert done.stderr.count("UnclosedClientWarning") == 1
 
 
 async def test_closed_or_unopened_client_does_not_warn() -> None:

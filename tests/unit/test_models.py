@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -17,6 +17,7 @@ from rokt_async import (
     ReleaseRequest,
     ReleaseResponse,
     RequestValidationError,
+    ReservedItem,
     ReserveItem,
     ReserveRequest,
     ReserveResponse,
@@ -24,6 +25,8 @@ from rokt_async import (
 from rokt_async._codec import CONFIRM, ENCODER, RELEASE, RESERVE, parse_error_body
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     import msgspec
 
 
@@ -174,3 +177,162 @@ def test_error_body_parses_rokt_json_and_refuses_html() -> None:
     assert parse_error_body(b"") is None
     deep = b"[" * 100_000 + b"]" * 100_000
     assert parse_error_body(b'{"errors":[{"value":' + deep + b"}]}") is None
+
+
+# --- ways out, and checks when built (#10) ----------------------------------------
+
+
+def test_to_dict_uses_python_names_and_json_ready_values() -> None:
+    """to_dict() gives snake_case keys, RFC 3339 strings for datetimes, lists for
+    tuples, and leaves unset fields out."""
+    answer = ReserveResponse(
+        cart_id="c",
+        items=(
+            ReservedItem(
+                cart_item_id="i",
+                item_reservation_id="r",
+                quantity=1,
+                unit_price=2.5,
+                total_price=2.5,
+                currency="USD",
+                expiration_date_time_utc=datetime.datetime(
+                    2026, 12, 1, 10, 0, tzinfo=datetime.UTC
+                ),
+            ),
+        ),
+    )
+    assert answer.to_dict() == {
+        "cart_id": "c",
+        "items": [
+            {
+                "cart_item_id": "i",
+                "item_reservation_id": "r",
+                "quantity": 1,
+                "unit_price": 2.5,
+                "total_price": 2.5,
+                "currency": "USD",
+                "expiration_date_time_utc": "2026-12-01T10:00:00Z",
+            }
+        ],
+    }
+    confirm = ConfirmRequest(
+        cart_id="c", order_id="o", items=[ConfirmItem(cart_item_id="i", quantity=1)]
+    )
+    assert confirm.to_dict() == {
+        "cart_id": "c",
+        "order_id": "o",
+        "items": [{"cart_item_id": "i", "quantity": 1}],
+    }
+
+
+def test_to_json_is_the_wire_body_and_from_json_reads_it_back() -> None:
+    """to_json() is the camelCase body the client sends; from_json() rebuilds an
+    equal, validated request from it."""
+    confirm = ConfirmRequest(
+        cart_id="c",
+        order_id="o",
+        items=[ConfirmItem(cart_item_id="i", item_reservation_id="r")],
+        attributes={"k": "v"},
+    )
+    body = confirm.to_json()
+    assert body == (
+        b'{"cartId":"c","orderId":"o","items":[{"cartItemId":"i",'
+        b'"itemReservationId":"r"}],"attributes":{"k":"v"}}'
+    )
+    assert ConfirmRequest.from_json(body) == confirm
+    assert ConfirmRequest.from_json(body.decode()) == confirm
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"not json",
+        b'{"cartId":"c"}',
+        b'{"cartId":"","orderId":"o","items":[]}',
+        b"\xff",
+    ],
+)
+def test_from_json_refuses_what_is_not_a_valid_request(data: bytes) -> None:
+    """from_json() raises RequestValidationError for bad JSON or a bad request."""
+    with pytest.raises(RequestValidationError, match=r"^ConfirmRequest\.from_json"):
+        ConfirmRequest.from_json(data)
+
+
+def test_item_lists_take_any_sequence_and_store_a_tuple() -> None:
+    """A list of items is accepted and kept as a tuple (the Struct stays frozen)."""
+    release = ReleaseRequest(
+        cart_id="c", items=[ReleaseItem(cart_item_id="i", item_reservation_id="r")]
+    )
+    assert isinstance(release.items, tuple)
+
+
+A_ITEM = ReserveItem(cart_item_id="i", quantity=1)
+CONFIRM_ITEM = ConfirmItem(cart_item_id="i", quantity=1)
+
+
+def wrong(value: object) -> Any:
+    """A value of the wrong type, as untyped partner code would pass it."""
+    return value
+
+
+@pytest.mark.parametrize(
+    ("build", "message"),
+    [
+        (
+            lambda: ReserveItem(cart_item_id="i", quantity=wrong("1")),
+            "quantity must be an int",
+        ),
+        (
+            lambda: ReserveItem(cart_item_id="i", quantity=wrong(True)),
+            "quantity must be an int",
+        ),
+        (lambda: ReserveItem(cart_item_id="", quantity=1), "cart_item_id must not be"),
+        (
+            lambda: ReserveRequest(
+                cart_id="c",
+                items=wrong(
+                    ReserveItem(cart_item_id="i", quantity=1) for _ in range(1)
+                ),
+            ),
+            "items must be a sequence",
+        ),
+        (
+            lambda: ReserveRequest(cart_id="", items=[A_ITEM]),
+            "cart_id must not be empty",
+        ),
+        (
+            lambda: ReserveRequest(cart_id="c", items=wrong(["i"])),
+            r"items\[0\] must be",
+        ),
+        (
+            lambda: ReserveRequest(cart_id=wrong(7), items=[A_ITEM]),
+            "cart_id must be a str",
+        ),
+        (
+            lambda: ReserveRequest(
+                cart_id="c", items=[A_ITEM], attributes=wrong({"k": 1})
+            ),
+            "attributes must map str to str",
+        ),
+        (
+            lambda: ConfirmRequest(cart_id="c", order_id="", items=[CONFIRM_ITEM]),
+            "order_id must not be empty",
+        ),
+        (
+            lambda: ConfirmItem(cart_item_id="i", item_reservation_id=""),
+            "item_reservation_id must not be empty",
+        ),
+        (
+            lambda: PlacementsRequest(cart_id="c", page_identifier=""),
+            "page_identifier must not be empty",
+        ),
+        (lambda: CancelRequest(item_reservation_id=wrong(3)), "must be a str, not int"),
+    ],
+)
+def test_wrong_types_and_empty_ids_are_refused_when_built(
+    build: Callable[[], object], message: str
+) -> None:
+    """Wrong types, generators and empty ids are RequestValidationError naming the
+    field, raised when the Struct is built, never a bare TypeError at send time."""
+    with pytest.raises(RequestValidationError, match=message):
+        build()
