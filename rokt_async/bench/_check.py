@@ -10,6 +10,9 @@ that served earlier runs still checks):
   lines the client sent to confirm (a confirm whose outcome stayed unknown may or
   may not have taken effect, so the ledger may hold more than the client saw);
 - releases in the ledger <= cart lines the client sent to release.
+
+A ledger that could not be read before or after the run is not checked, and an
+unchecked ledger never passes (the verdict is then ``ledger_unchecked``).
 """
 
 from __future__ import annotations
@@ -32,9 +35,8 @@ class LedgerCheck(msgspec.Struct, kw_only=True):
 
     Attributes:
         checked: a ledger was read before and after the run.
-        passed: checked and no problem found (False when it could not be checked
-            but had to be).
-        problems: one sentence per rule broken.
+        passed: checked and no problem found.
+        problems: one sentence per rule broken, or why it could not be checked.
         duplicate_confirmations: how many cart lines were confirmed twice.
         duplicate_keys: the first few of them.
         stock_conserved: every item's stock adds up.
@@ -84,7 +86,7 @@ def check_ledger(
     after: Ledger | None,
     tally: LedgerTally,
     *,
-    required: bool,
+    unreadable: str = "the emulator's ledger could not be read",
 ) -> LedgerCheck:
     """Compare the ledger's change over the run with the client's tally.
 
@@ -92,11 +94,10 @@ def check_ledger(
         before: the ledger read before the first flow (None: not readable).
         after: the ledger read after the last flow.
         tally: cart lines the client sent and saw acknowledged.
-        required: the target is our emulator, so a missing ledger fails.
+        unreadable: why a ledger is None, for the report.
     """
     if before is None or after is None:
-        missing = ["the emulator's ledger could not be read"] if required else []
-        return LedgerCheck(checked=False, passed=not required, problems=missing)
+        return LedgerCheck(checked=False, passed=False, problems=[unreadable])
     duplicates = sorted(
         key
         for key in after.duplicates

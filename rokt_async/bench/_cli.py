@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import textwrap
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Final
 from urllib.parse import urlsplit
 
@@ -16,11 +18,23 @@ from .._config import is_loopback_host
 from ..emulator import ALL_ENDPOINTS, FAULT_KINDS
 from ._procs import has_uvloop
 from ._target import DEFAULT_FAULT_PARAMS, FaultRate
+from ._verdict import EXIT_HELP, EXIT_USAGE
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-__all__ = ["MAX_FLOWS", "MAX_SECONDS", "Options", "build_parser", "parse_args"]
+__all__ = [
+    "MAX_FLOWS",
+    "MAX_SECONDS",
+    "PROG",
+    "Options",
+    "build_parser",
+    "output_problem",
+    "parse_args",
+]
+
+#: The name ``--help`` and error messages use.
+PROG: Final = "rokt-async bench"
 
 MAX_FLOWS: Final = 10_000_000
 MAX_SECONDS: Final = 3600.0
@@ -35,8 +49,9 @@ FAULT_ENDPOINTS: Final = (ALL_ENDPOINTS, "placements", "reserve", "confirm", "re
 _EPILOG: Final = """\
 faults: comma-separated KIND=RATE entries, each applied to every endpoint the
 flows call, or ENDPOINT:KIND=RATE for one endpoint (placements, reserve,
-confirm, release). KIND is one of: {kinds}. A RATE is the seeded share of
-requests that get the fault, e.g. 504_before=0.02,confirm:504_after=0.01.
+confirm, release). A RATE is the seeded share of requests that get the
+fault, e.g. 504_before=0.02,confirm:504_after=0.01. KIND is one of:
+{kinds}.
 delay waits up to 100 ms; 503_retry_after asks for 1 s.
 
 A reserve that fails ambiguously (504, reset) is not retried by default, so
@@ -45,9 +60,9 @@ byte-identical bodies, and the ledger check proves no cart line is bought twice.
 
 With --base-url, the API key and tag id come from ROKT_API_KEY and ROKT_TAG_ID
 (an emulator's defaults, test-key and test-tag, on a loopback host when unset).
-Exit status: 0 when the ledger check passed, 1 when it failed, 2 for a bad
-command line, 3 when the run could not start.
-"""
+--json PATH writes the results as JSON: docs/bench-json.md describes the fields.
+
+{exit_help}"""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -168,14 +183,22 @@ def _seconds(text: str) -> float:
     return value
 
 
-def build_parser(prog: str = "rokt-async bench") -> argparse.ArgumentParser:
+def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     """The argument parser (its ``--help`` is the CLI's reference)."""
     parser = argparse.ArgumentParser(
         prog=prog,
         description="Load-test rokt_async's RoktClient with realistic checkout flows"
         " (placements/any -> reserve -> confirm, or -> release) against the"
         " emulator, then check the emulator's ledger.",
-        epilog=_EPILOG.format(kinds=", ".join(sorted(FAULT_KINDS))),
+        epilog=_EPILOG.format(
+            kinds=textwrap.fill(
+                ", ".join(sorted(FAULT_KINDS)),
+                width=79,
+                initial_indent="  ",
+                subsequent_indent="  ",
+            ),
+            exit_help=EXIT_HELP,
+        ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add = parser.add_argument
@@ -235,7 +258,12 @@ def build_parser(prog: str = "rokt-async bench") -> argparse.ArgumentParser:
         default=1,
         help="client processes sharing the load, each with its own pool (1)",
     )
-    add("--json", dest="json_path", metavar="PATH", help="write results as JSON")
+    add(
+        "--json",
+        dest="json_path",
+        metavar="PATH",
+        help="write results as JSON (its folder must exist)",
+    )
     add("--seed", type=int, default=1, help="seeds the flows and the emulator (1)")
     add("--quiet", action="store_true", help="no progress display")
     return parser
@@ -248,6 +276,10 @@ def _check_base_url(
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         parser.error("--base-url must be an absolute http(s) URL")
+    try:
+        _ = parts.port  # ValueError: not a number, or out of range
+    except ValueError:
+        parser.error("--base-url has an invalid port")
     if parts.username or parts.password or parts.query or parts.fragment:
         parser.error("--base-url must not carry credentials, a query or a fragment")
     loopback = is_loopback_host(parts.hostname)
@@ -259,10 +291,36 @@ def _check_base_url(
     return loopback
 
 
-def parse_args(argv: Sequence[str]) -> Options:
-    """Parse and validate; exits with status 2 and a message when it is wrong."""
-    parser = build_parser()
+def output_problem(path: str) -> str | None:
+    """Why the JSON could not be written to ``path``, or None when it can be."""
+    target = Path(path)
+    folder = target.parent
+    if target.is_dir():
+        return "is a folder"
+    if not folder.is_dir():
+        what = "is not a folder" if folder.exists() else "does not exist"
+        return f"folder {folder} {what}"
+    if target.exists():
+        return None if os.access(target, os.W_OK) else "is not writable"
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return f"folder {folder} is not writable"
+    return None
+
+
+def parse_args(argv: Sequence[str], prog: str = PROG) -> Options:
+    """Parse and validate; exits with status 2 and a message when it is wrong.
+
+    A ``--json`` PATH that cannot be written is refused on one line, without the
+    usage text, before anything runs.
+    """
+    parser = build_parser(prog)
     args = parser.parse_args(argv)
+    if args.json_path is not None:
+        problem = output_problem(args.json_path)
+        if problem is not None:
+            parser.exit(
+                EXIT_USAGE, f"{prog}: error: --json {args.json_path}: {problem}\n"
+            )
     flows: int | None = args.flows
     duration: float | None = args.duration
     if flows is None and duration is None:

@@ -13,7 +13,7 @@ from ._flows import Status, WorkerPlan, run_worker
 from ._procs import run_processes
 from ._progress import Progress
 from ._report import RunConfig, build_report
-from ._target import EmbeddedEmulator, RemoteTarget
+from ._target import BenchSetupError, EmbeddedEmulator, RemoteTarget
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Coroutine, Sequence
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from ._report import BenchReport
     from ._stats import WorkerResult
 
-__all__ = ["plan_workers", "run_bench"]
+__all__ = ["plan_workers", "run_bench", "run_config"]
 
 
 def _split(total: int, parts: int) -> list[int]:
@@ -59,6 +59,25 @@ def plan_workers(
     ]
 
 
+def run_config(options: Options, base_url: str | None) -> RunConfig:
+    """What was asked for, for the report (``base_url``: where the flows went)."""
+    return RunConfig(
+        target="embedded emulator" if options.base_url is None else "base url",
+        base_url=base_url,
+        flows=options.flows,
+        duration=options.duration,
+        time_limit=options.time_limit,
+        warmup=options.warmup,
+        warmup_seconds=options.warmup_seconds,
+        concurrency=options.concurrency,
+        processes=options.processes,
+        mix=options.mix,
+        faults=options.fault_specs(),
+        loop="uvloop" if options.use_uvloop else "asyncio",
+        seed=options.seed,
+    )
+
+
 async def _in_process(
     plan: WorkerPlan,
     progress: Callable[[Callable[[], tuple[int, int, int]]], Coroutine[Any, Any, None]],
@@ -82,7 +101,8 @@ async def run_bench(options: Options) -> tuple[BenchReport, Sequence[str]]:
         The report, and the secret values output must never show.
 
     Raises:
-        BenchSetupError: the emulator did not start or a worker process failed.
+        BenchSetupError: the emulator did not start (or its ledger could not be
+            read), the target took no connection, or a worker process failed.
     """
     target: EmbeddedEmulator | RemoteTarget
     if options.base_url is None:
@@ -109,6 +129,8 @@ async def run_bench(options: Options) -> tuple[BenchReport, Sequence[str]]:
             run_id=secrets.token_hex(4),
         )
         before = await target.ledger()
+        if before is None and isinstance(target, EmbeddedEmulator):
+            raise BenchSetupError(f"the embedded emulator: {target.ledger_problem}")
         await target.apply_faults()
         try:
             if options.processes == 1:
@@ -123,23 +145,12 @@ async def run_bench(options: Options) -> tuple[BenchReport, Sequence[str]]:
         finally:
             await target.clear_faults()
         after = await target.ledger()
-    check = check_ledger(
-        before, after, result.tally, required=isinstance(target, EmbeddedEmulator)
+    check = check_ledger(before, after, result.tally, unreadable=target.ledger_problem)
+    report = build_report(
+        run_config(options, target.url),
+        result,
+        check,
+        faults=options.faults,
+        emulator_cpu=target.cpu_seconds,
     )
-    config = RunConfig(
-        target="embedded emulator" if options.base_url is None else "base url",
-        base_url=target.url,
-        flows=options.flows,
-        duration=options.duration,
-        time_limit=options.time_limit,
-        warmup=options.warmup,
-        warmup_seconds=options.warmup_seconds,
-        concurrency=options.concurrency,
-        processes=options.processes,
-        mix=options.mix,
-        faults=options.fault_specs(),
-        loop="uvloop" if options.use_uvloop else "asyncio",
-        seed=options.seed,
-    )
-    report = build_report(config, result, check, emulator_cpu=target.cpu_seconds)
     return report, [target.api_key]

@@ -4,13 +4,16 @@ The embedded emulator is ``python -m rokt_async.emulator`` on 127.0.0.1, port 0,
 with a throwaway API key generated for the run, so the client's CPU and memory
 are measured without the server's. An emulator elsewhere (``--base-url`` on a
 loopback host) is driven through its admin endpoints: faults are set before the
-run and removed after it, and the ledger is read before and after.
+run and removed after it, and the ledger is read before and after. Before any of
+that, a TCP connection to the target's host and port must open, or the run does
+not start.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import re
 import secrets
 import signal
@@ -34,11 +37,13 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_FAULT_PARAMS",
+    "LEDGER_PATH",
     "BenchSetupError",
     "EmbeddedEmulator",
     "FaultRate",
     "RemoteTarget",
     "new_api_key",
+    "probe",
     "redact",
 ]
 
@@ -49,6 +54,10 @@ DEFAULT_FAULT_PARAMS: Final[Mapping[str, Mapping[str, float]]] = MappingProxyTyp
 _START_TIMEOUT: Final = 30.0
 _STOP_TIMEOUT: Final = 10.0
 _ADMIN_TIMEOUT: Final = aiohttp.ClientTimeout(total=10.0)
+_PROBE_TIMEOUT: Final = 5.0
+#: The emulator's admin endpoint that serves its ledger.
+LEDGER_PATH: Final = "/_emulator/ledger"
+_ADMIN_ERRORS: Final = (aiohttp.ClientError, msgspec.DecodeError, TimeoutError)
 _LEDGER: Final = msgspec.json.Decoder(Ledger)
 _KEY_HEADER: Final = re.compile(r"(?i)(rokt-api-key[\"']?\s*[:=]\s*[\"']?)[^\s\"',}]+")
 
@@ -88,9 +97,42 @@ def redact(text: str, secret_values: Iterable[str]) -> str:
 
 
 async def _get_ledger(session: aiohttp.ClientSession, base_url: str) -> Ledger:
-    async with session.get(f"{base_url}/_emulator/ledger") as response:
+    async with session.get(f"{base_url}{LEDGER_PATH}") as response:
         response.raise_for_status()
         return _LEDGER.decode(await response.read())
+
+
+def _why(exc: BaseException) -> str:
+    """A short reason; never a ``ClientResponseError``'s repr (it holds headers)."""
+    if isinstance(exc, aiohttp.ClientResponseError):
+        return f"HTTP {exc.status}"
+    if isinstance(exc, msgspec.DecodeError):
+        return "the answer is not a ledger"
+    return type(exc).__name__
+
+
+async def probe(url: str, timeout: float = _PROBE_TIMEOUT) -> None:
+    """Open and close one TCP connection to ``url``'s host and port; send nothing.
+
+    Raises:
+        BenchSetupError: the connection was refused or did not open in time.
+    """
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        async with asyncio.timeout(timeout):
+            _, writer = await asyncio.open_connection(host, port)
+    except TimeoutError:
+        raise BenchSetupError(
+            f"cannot connect to {host}:{port}: no answer in {timeout:g} s"
+        ) from None
+    except OSError as exc:
+        reason = os.strerror(exc.errno) if exc.errno else type(exc).__name__
+        raise BenchSetupError(f"cannot connect to {host}:{port}: {reason}") from None
+    writer.close()
+    with contextlib.suppress(OSError):
+        await writer.wait_closed()
 
 
 class _AdminTarget:
@@ -98,6 +140,20 @@ class _AdminTarget:
 
     url: str
     _session: aiohttp.ClientSession | None
+    #: Why ``ledger()`` last answered None.
+    ledger_problem: str = "the emulator's ledger could not be read"
+
+    async def ledger(self) -> Ledger | None:
+        """The emulator's ledger now, or None (``ledger_problem`` says why)."""
+        if self._session is None:
+            return None
+        try:
+            return await _get_ledger(self._session, self.url)
+        except _ADMIN_ERRORS as exc:
+            self.ledger_problem = (
+                f"the ledger could not be read (GET {LEDGER_PATH}: {_why(exc)})"
+            )
+            return None
 
     async def __aexit__(
         self,
@@ -218,12 +274,6 @@ class EmbeddedEmulator(_AdminTarget):
         if process.stdout is not None:
             await process.stdout.read()  # drain to EOF so the pipe closes cleanly
 
-    async def ledger(self) -> Ledger | None:
-        """The emulator's ledger now."""
-        if self._session is None:
-            return None
-        return await _get_ledger(self._session, self.url)
-
     async def apply_faults(self) -> None:
         """Nothing to do: the faults were given on its command line."""
 
@@ -253,23 +303,25 @@ class RemoteTarget(_AdminTarget):
         self._faults = tuple(faults)
         self._session: aiohttp.ClientSession | None = None
         self.is_emulator = is_loopback_host(urlsplit(self.url).hostname or "")
+        if not self.is_emulator:
+            self.ledger_problem = (
+                "not checked: the host is not loopback, and the bench reads a"
+                " ledger only from an emulator on this machine"
+            )
 
     def __repr__(self) -> str:
         return f"<RemoteTarget {self.url}>"
 
     async def __aenter__(self) -> Self:
+        """Check the target takes connections; open the admin session on loopback.
+
+        Raises:
+            BenchSetupError: no TCP connection to the target's host and port.
+        """
+        await probe(self.url)
         if self.is_emulator:
             self._session = aiohttp.ClientSession(timeout=_ADMIN_TIMEOUT)
         return self
-
-    async def ledger(self) -> Ledger | None:
-        """The emulator's ledger, or None when there is none to read."""
-        if self._session is None:
-            return None
-        try:
-            return await _get_ledger(self._session, self.url)
-        except (aiohttp.ClientError, msgspec.DecodeError, TimeoutError):
-            return None
 
     async def _set_rates(self, rates: Iterable[FaultRate]) -> None:
         if self._session is None:
@@ -282,9 +334,8 @@ class RemoteTarget(_AdminTarget):
                 "rate": fault.rate,
                 "params": dict(fault.params),
             }
-            async with self._session.post(
-                f"{self.url}/_emulator/faults", json=body
-            ) as response:
+            url = f"{self.url}/_emulator/faults"
+            async with self._session.post(url, json=body) as response:
                 if response.status != 200:
                     text = (await response.text())[:500]
                     raise BenchSetupError(f"the emulator refused a fault: {text}")
@@ -293,12 +344,18 @@ class RemoteTarget(_AdminTarget):
         """Set the run's fault rates on the emulator.
 
         Raises:
-            BenchSetupError: the emulator refused one.
+            BenchSetupError: the emulator refused one, or could not be asked.
         """
-        await self._set_rates(self._faults)
+        try:
+            await self._set_rates(self._faults)
+        except _ADMIN_ERRORS as exc:
+            raise BenchSetupError(
+                f"the faults could not be set (POST /_emulator/faults: {_why(exc)})"
+            ) from None
 
     async def clear_faults(self) -> None:
-        """Set the run's fault rates back to 0."""
-        await self._set_rates(
-            FaultRate(f.endpoint, f.kind, 0.0, f.params) for f in self._faults
-        )
+        """Set the run's fault rates back to 0 (best effort: the run is over)."""
+        with contextlib.suppress(BenchSetupError, *_ADMIN_ERRORS):
+            await self._set_rates(
+                FaultRate(f.endpoint, f.kind, 0.0, f.params) for f in self._faults
+            )

@@ -1,7 +1,9 @@
 """Command line: ``python -m rokt_async.emulator``, serving until Ctrl-C or SIGTERM.
 
-Prints its URL on one line as soon as it serves, then nothing per request. It
-binds 127.0.0.1 unless ``--host`` says otherwise, and never prints the API key. It
+``rokt-async emulator`` is the same command. It prints its URL on one line as soon
+as it serves, then nothing per request. It binds 127.0.0.1 unless ``--host`` says
+otherwise, and never prints the API key it was given (``--help`` shows the
+default, ``test-key``, a public test value, and the default tag id). It
 keeps no copies of the requests it serves (the ledger still counts them), so long
 load runs do not grow it.
 
@@ -20,7 +22,7 @@ import asyncio
 import ipaddress
 import signal
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from ._emulator import Emulator
 from ._inventory import CatalogItem
@@ -29,7 +31,21 @@ from ._state import REPLAY, RESEND_MODES
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-__all__ = ["main", "parse_args"]
+__all__ = ["DEFAULT_API_KEY", "DEFAULT_TAG_ID", "PROG", "main", "parse_args"]
+
+#: What it accepts unless told otherwise; ``rokt-async bench --base-url`` on a
+#: loopback host sends the same when ROKT_API_KEY and ROKT_TAG_ID are unset.
+DEFAULT_API_KEY: Final = "test-key"
+DEFAULT_TAG_ID: Final = "test-tag"
+PROG: Final = "python -m rokt_async.emulator"
+_EPILOG: Final = f"""\
+Unless --api-key and --tag-id say otherwise, it accepts only the headers
+  rokt-api-key: {DEFAULT_API_KEY}
+  rokt-tag-id: {DEFAULT_TAG_ID}
+which is what rokt-async bench --base-url sends to a loopback host when
+ROKT_API_KEY and ROKT_TAG_ID are unset. The URL it serves is printed on the
+first line of stdout (--port 0 picks a free port).
+"""
 
 
 def _params(text: str) -> dict[str, float]:
@@ -97,17 +113,29 @@ def _flag(text: str) -> bool:
     raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
 
 
-def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+def parse_args(
+    argv: Sequence[str] | None = None, prog: str = PROG
+) -> argparse.Namespace:
     """The command line, parsed; exits with a usage message when it is wrong."""
     parser = argparse.ArgumentParser(
-        prog="python -m rokt_async.emulator",
+        prog=prog,
         description="A stateful local Rokt Transactions API with fault injection.",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add = parser.add_argument
     add("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     add("--port", type=int, default=8080, help="port to bind; 0 picks a free one")
-    add("--api-key", default="test-key", help="the rokt-api-key accepted")
-    add("--tag-id", default="test-tag", help="the rokt-tag-id accepted")
+    add(
+        "--api-key",
+        default=DEFAULT_API_KEY,
+        help="the rokt-api-key accepted (default %(default)s)",
+    )
+    add(
+        "--tag-id",
+        default=DEFAULT_TAG_ID,
+        help="the rokt-tag-id accepted (default %(default)s)",
+    )
     add("--reservation-ttl", type=float, default=600.0, help="reservation lifetime, s")
     add("--seed", type=int, default=0, help="seeds identifiers and random faults")
     add("--default-stock", type=int, default=1_000_000, help="stock of unseen items")
@@ -210,9 +238,18 @@ async def serve(emulator: Emulator) -> None:
             loop.remove_signal_handler(signum)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the emulator from the command line; returns the exit status."""
-    args = parse_args(argv)
+def main(argv: Sequence[str] | None = None, *, prog: str = PROG) -> int:
+    """Run the emulator from the command line; returns the exit status.
+
+    Args:
+        argv: the arguments (``sys.argv[1:]`` when None).
+        prog: the command's name in ``--help`` and usage messages.
+
+    Returns:
+        0 after Ctrl-C or SIGTERM, 1 when it cannot serve on the address, 2 for a
+        bad command line.
+    """
+    args = parse_args(argv, prog)
     if not _is_loopback(args.host):
         sys.stderr.write(f"warning: serving on non-loopback address {args.host}\n")
     try:

@@ -9,10 +9,10 @@ import msgspec
 from rokt_async.bench._check import check_ledger
 from rokt_async.bench._report import (
     SCHEMA,
+    SCHEMA_VERSION,
     BenchReport,
     RunConfig,
     build_report,
-    format_summary,
     to_json,
 )
 from rokt_async.bench._stats import (
@@ -22,16 +22,21 @@ from rokt_async.bench._stats import (
     LedgerTally,
     WorkerResult,
 )
-from rokt_async.bench._target import redact
+from rokt_async.bench._summary import format_summary
+from rokt_async.bench._target import FaultRate, redact
 from rokt_async.emulator import Ledger, StockLine
 
 _CONSERVED = {"parking": StockLine(initial=10, available=7, held=1, confirmed=2)}
 
-#: Every top-level field of schema rokt-async-bench/1, in order.
+#: Every top-level field of schema rokt-async-bench version 2, in order.
 TOP_LEVEL = [
     "schema",
+    "schema_version",
     "version",
     "passed",
+    "exit_code",
+    "verdict",
+    "problems",
     "config",
     "stopped_by",
     "wall_seconds",
@@ -43,6 +48,7 @@ TOP_LEVEL = [
     "client",
     "retries_by_cause",
     "errors",
+    "unexplained_errors",
     "cpu",
     "memory",
     "ledger",
@@ -78,7 +84,7 @@ def test_ledger_check_passes_when_effects_match_the_client() -> None:
         {"confirm c1/parking": 1, "confirm c2/parking": 1, "release r3": 1},
         replays={"confirm c1/parking": 2},
     )
-    check = check_ledger(_ledger({}), after, _tally(3, 2, 1), required=True)
+    check = check_ledger(_ledger({}), after, _tally(3, 2, 1))
     assert check.passed
     assert check.problems == []
     assert (check.confirmations, check.releases, check.replays) == (2, 1, 2)
@@ -88,7 +94,7 @@ def test_ledger_check_passes_when_effects_match_the_client() -> None:
 def test_ledger_check_fails_on_a_duplicate_confirmation() -> None:
     """A cart line bought twice during the run fails the check."""
     after = _ledger({"confirm c1/parking": 2})
-    check = check_ledger(_ledger({}), after, _tally(2, 1), required=True)
+    check = check_ledger(_ledger({}), after, _tally(2, 1))
     assert not check.passed
     assert check.duplicate_confirmations == 1
     assert check.duplicate_keys == ["confirm c1/parking"]
@@ -98,7 +104,7 @@ def test_ledger_check_ignores_duplicates_from_before_the_run() -> None:
     """A double buy already in the ledger before the run is not this run's."""
     before = _ledger({"confirm old/parking": 2})
     after = _ledger({"confirm old/parking": 2, "confirm c1/parking": 1})
-    check = check_ledger(before, after, _tally(1, 1), required=True)
+    check = check_ledger(before, after, _tally(1, 1))
     assert check.passed
     assert check.confirmations == 1
 
@@ -107,7 +113,7 @@ def test_ledger_check_fails_when_stock_is_not_conserved() -> None:
     """Units that vanished from an item's stock fail the check."""
     broken = {"parking": StockLine(initial=10, available=5, held=1, confirmed=2)}
     after = _ledger({"confirm c1/parking": 1}, stock=broken)
-    check = check_ledger(_ledger({}), after, _tally(1, 1), required=True)
+    check = check_ledger(_ledger({}), after, _tally(1, 1))
     assert not check.passed
     assert not check.stock_conserved
     assert "parking" in check.problems[0]
@@ -116,27 +122,29 @@ def test_ledger_check_fails_when_stock_is_not_conserved() -> None:
 def test_ledger_check_fails_when_the_client_saw_more_than_took_effect() -> None:
     """Confirmations acknowledged to the client but missing from the ledger fail."""
     after = _ledger({"confirm c1/parking": 1})
-    check = check_ledger(_ledger({}), after, _tally(3, 2), required=True)
+    check = check_ledger(_ledger({}), after, _tally(3, 2))
     assert not check.passed
 
 
 def test_ledger_check_fails_when_more_took_effect_than_was_sent() -> None:
     """More confirmations or releases in the ledger than the client sent fail."""
     after = _ledger({"confirm c1/parking": 1, "release r1": 1, "release r2": 1})
-    check = check_ledger(_ledger({}), after, _tally(0, 0, 1), required=True)
+    check = check_ledger(_ledger({}), after, _tally(0, 0, 1))
     assert not check.passed
     assert len(check.problems) == 2
 
 
-def test_ledger_check_fails_when_a_required_ledger_is_missing() -> None:
-    """The embedded emulator's ledger must be readable; elsewhere it may not be."""
-    assert not check_ledger(None, None, _tally(0, 0), required=True).passed
-    optional = check_ledger(None, None, _tally(0, 0), required=False)
-    assert optional.passed
-    assert not optional.checked
+def test_ledger_check_never_passes_when_the_ledger_is_missing() -> None:
+    """A ledger not read before or after the run is unchecked, not passed."""
+    check = check_ledger(None, _ledger({}), _tally(0, 0), unreadable="no admin API")
+    assert (check.checked, check.passed) == (False, False)
+    assert check.problems == ["no admin API"]
 
 
-def _report(passed: bool = True) -> BenchReport:
+def _report(
+    passed: bool = True,
+    faults: tuple[FaultRate, ...] = (FaultRate("*", "504_before", 0.02),),
+) -> BenchReport:
     latency = LatencyHistogram()
     for ms in range(1, 101):
         latency.record(ms / 1000.0)
@@ -169,16 +177,17 @@ def _report(passed: bool = True) -> BenchReport:
         seed=1,
     )
     after = _ledger({"confirm c1/parking": 1 if passed else 2})
-    check = check_ledger(_ledger({}), after, _tally(2, 1), required=True)
-    return build_report(config, result, check, emulator_cpu=1.5)
+    check = check_ledger(_ledger({}), after, _tally(2, 1))
+    return build_report(config, result, check, faults=faults, emulator_cpu=1.5)
 
 
-def test_report_json_has_schema_one_fields_and_round_trips() -> None:
-    """The JSON holds every schema-1 field, in order, and decodes back strictly."""
+def test_report_json_has_schema_two_fields_and_round_trips() -> None:
+    """The JSON holds every schema-2 field, in order, and decodes back strictly."""
     data = to_json(_report())
     document = json.loads(data)
     assert list(document) == TOP_LEVEL
-    assert document["schema"] == SCHEMA
+    assert (document["schema"], document["schema_version"]) == (SCHEMA, SCHEMA_VERSION)
+    assert (document["passed"], document["exit_code"]) == (True, 0)
     assert document["throughput"] == {
         "flows_per_s": 50.0,
         "calls_per_s": 150.0,
@@ -214,8 +223,31 @@ def test_summary_shows_throughput_latency_cpu_memory_and_ledger() -> None:
         "RSS 40.0 MiB after warm-up",
         "ledger       PASS: 0 duplicate confirmations",
         "stock conserved",
+        "verdict      PASS (exit 0)",
     ):
         assert needle in text
+
+
+def test_summary_labels_what_each_count_counts() -> None:
+    """Flows are the measured phase's; the ledger's counts are cart lines, whole run."""
+    text = format_summary(_report())
+    assert "the measured phase's, warm-up excluded" in text
+    assert "100 measured flows done" in text
+    assert "whole run, warm-up included; cart lines, not flows" in text
+    assert "API requests" in text
+
+
+def test_summary_says_calls_failed_when_no_fault_explains_the_errors() -> None:
+    """Errors with no fault injected fail the run, and the summary says which."""
+    report = _report(faults=())
+    assert (report.passed, report.verdict, report.exit_code) == (
+        False,
+        "calls_failed",
+        3,
+    )
+    text = format_summary(report)
+    assert "verdict      CALLS FAILED (exit 3)" in text
+    assert "problem: confirm: OutcomeUnknownError x1 not explained" in text
 
 
 def test_summary_says_fail_when_the_ledger_check_fails() -> None:
@@ -225,6 +257,8 @@ def test_summary_says_fail_when_the_ledger_check_fails() -> None:
     text = format_summary(report)
     assert "ledger       FAIL: 1 duplicate confirmations" in text
     assert "problem:" in text
+    assert "verdict      LEDGER FAILED (exit 1)" in text
+    assert report.exit_code == 1
 
 
 def test_redact_masks_secret_values_and_api_key_headers() -> None:

@@ -45,6 +45,9 @@ def test_bench_runs_flows_with_faults_and_passes_the_ledger_check(
     assert status == 0, printed.out + printed.err
     report = json.loads(out.read_text())
     assert report["passed"] is True
+    assert (report["schema_version"], report["exit_code"]) == (2, 0)
+    assert report["verdict"] == "passed"
+    assert report["unexplained_errors"] == {}
     assert report["flows"]["completed"] == 300
     assert report["warmup_flows"] == 60
     assert report["stopped_by"] == "flows"
@@ -62,6 +65,7 @@ def test_bench_runs_flows_with_faults_and_passes_the_ledger_check(
     assert ledger["confirmations_acked"] <= ledger["confirmations"]
     assert ledger["confirmations"] <= ledger["confirm_items_sent"]
     assert "ledger       PASS" in printed.out
+    assert "verdict      PASS (exit 0)" in printed.out
     assert "p99 ms" in printed.out
     for text in (printed.out, printed.err, out.read_text()):
         assert CANARY not in text

@@ -3,20 +3,29 @@
 from __future__ import annotations
 
 import asyncio
+import re
+import subprocess
 import sys
 import textwrap
-from typing import TYPE_CHECKING
+import threading
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Final, NamedTuple
 
 import pytest
 
+from rokt_async import EventLoopMismatchError, PlacementsRequest
 from rokt_async.emulator import REJECT, REPLAY
 from tests.emulator._helpers import child_env, confirm_reserved, reserve_request
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
     from pathlib import Path
 
     from rokt_async import RoktClient
     from rokt_async.emulator import Emulator
+    from rokt_async.testing import RoktClientFactory
+
+PLACEMENTS: Final = PlacementsRequest(cart_id="c", page_identifier="checkout")
 
 #: A partner's test module, run in a separate pytest process.
 PARTNER_TESTS = """
@@ -64,6 +73,44 @@ async def test_client_retries_without_buying_twice(rokt_client, rokt_emulator):
     assert (await rokt_client.confirm_cart(request)).is_complete
     assert len(rokt_emulator.requests("confirm")) == 2
     assert rokt_emulator.ledger().confirmations("c", "i") == 1
+
+
+@pytest.mark.asyncio
+async def test_factory_client_reaches_emulator(rokt_client_factory, rokt_emulator):
+    client = await rokt_client_factory()
+    await client.reserve_cart(
+        ReserveRequest(cart_id="c", items=(ReserveItem(cart_item_id="i", quantity=1),))
+    )
+    assert len(rokt_emulator.requests("reserve")) == 1
+"""
+
+#: The README's pyproject.toml, conftest.py and test module (less file-name comments).
+README_PYPROJECT = """
+[tool.pytest.ini_options]
+asyncio_mode = "strict"  # pytest-asyncio's default; "auto" needs no marks
+asyncio_default_fixture_loop_scope = "function"  # unset, pytest-asyncio warns
+filterwarnings = ["error"]  # optional: the plugin's fixtures raise no warnings
+"""
+README_CONFTEST = """
+pytest_plugins = ["rokt_async.testing"]
+"""
+README_TEST = """
+import pytest
+
+from rokt_async import ConfirmItem, ConfirmRequest, ReserveItem, ReserveRequest
+
+
+@pytest.mark.asyncio  # strict mode runs only the async tests marked so
+async def test_lost_confirm_reply_buys_once(rokt_emulator, rokt_client):
+    cart = ReserveRequest(
+        cart_id="c1", items=(ReserveItem(cart_item_id="spot", quantity=1),)
+    )
+    rid = (await rokt_client.reserve_cart(cart)).items[0].item_reservation_id
+    rokt_emulator.faults.fail_next("confirm", "504_after")  # the reply is lost once
+    item = ConfirmItem(cart_item_id="spot", item_reservation_id=rid)
+    confirm = ConfirmRequest(cart_id="c1", order_id="o1", items=(item,))
+    assert (await rokt_client.confirm_cart(confirm)).is_complete  # retried
+    assert rokt_emulator.ledger().duplicates == ()  # and never bought twice
 """
 
 #: A partner's tests of the resend mode, run with ``rokt_emulator_resend = reject``.
@@ -99,34 +146,107 @@ async def test_marker_applies_to_rokt_client_too(rokt_client, rokt_emulator):
 """
 
 
-async def run_partner_suite(
-    tmp_path: Path, tests: str, *ini_lines: str
-) -> tuple[int | None, str]:
-    """Run ``tests`` with the plugin in a separate pytest; exit status and report."""
-    (tmp_path / "conftest.py").write_text('pytest_plugins = ["rokt_async.testing"]\n')
-    (tmp_path / "test_partner.py").write_text(textwrap.dedent(tests))
-    (tmp_path / "pytest.ini").write_text(
-        "[pytest]\n"
-        "asyncio_default_fixture_loop_scope = function\n"
-        "filterwarnings = error\n" + "".join(line + "\n" for line in ini_lines)
-    )
-    process = await asyncio.create_subprocess_exec(
+#: The ini lines every partner suite gets unless a test gives its own.
+BASE_INI: Final = (
+    "asyncio_default_fixture_loop_scope = function",
+    "filterwarnings = error",
+)
+
+
+class PartnerRun(NamedTuple):
+    """A partner suite's exit status and report (run with ``-rA``)."""
+
+    code: int | None
+    report: str
+
+    def outcomes(self, test: str) -> set[str]:
+        """Every outcome ``-rA`` reported for ``test`` (PASSED, ERROR...)."""
+        pattern = rf"^([A-Z]+) \S*::{re.escape(test)}(?: - .*)?$"
+        return {m[1] for m in re.finditer(pattern, self.report, re.MULTILINE)}
+
+
+def write_partner_suite(
+    root: Path,
+    tests: str,
+    ini_lines: Sequence[str],
+    files: Mapping[str, str] = MappingProxyType({}),
+) -> list[str]:
+    """Write a partner's suite under ``root``; the command that runs it.
+
+    ``files`` adds or replaces files (``conftest.py``, app modules...); an empty
+    ``ini_lines`` writes no ``pytest.ini`` (the suite's ``pyproject.toml`` rules).
+    """
+    (root / "conftest.py").write_text('pytest_plugins = ["rokt_async.testing"]\n')
+    (root / "test_partner.py").write_text(textwrap.dedent(tests))
+    if ini_lines:
+        lines = "".join(line + "\n" for line in ini_lines)
+        (root / "pytest.ini").write_text("[pytest]\n" + lines)
+    for name, text in files.items():
+        (root / name).write_text(textwrap.dedent(text))
+    return [
         sys.executable,
         "-m",
         "pytest",
         "-q",
+        "-rA",
         "-p",
         "no:cacheprovider",
         "--rootdir",
-        str(tmp_path),
-        str(tmp_path),
+        str(root),
+        str(root),
+    ]
+
+
+def partner_env(**overrides: str | None) -> dict[str, str]:
+    """This checkout importable, no ``ROKT_*`` from our own session; overrides on top.
+
+    An override of None leaves that variable unset.
+    """
+    env = {k: v for k, v in child_env().items() if not k.startswith("ROKT_")}
+    env.update({k: v for k, v in overrides.items() if v is not None})
+    return env
+
+
+async def run_partner_suite(
+    tmp_path: Path,
+    tests: str,
+    *ini_lines: str,
+    files: Mapping[str, str] = MappingProxyType({}),
+    base: Sequence[str] = BASE_INI,
+) -> PartnerRun:
+    """Run ``tests`` with the plugin in a separate pytest; exit status and report."""
+    command = write_partner_suite(tmp_path, tests, (*base, *ini_lines), files)
+    process = await asyncio.create_subprocess_exec(
+        *command,
         cwd=tmp_path,
-        env=child_env(),
+        env=partner_env(),
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
     )
     out, _ = await asyncio.wait_for(process.communicate(), timeout=50)
-    return process.returncode, out.decode()
+    return PartnerRun(process.returncode, out.decode())
+
+
+def run_partner_suite_now(
+    root: Path,
+    tests: str,
+    *ini_lines: str,
+    files: Mapping[str, str] = MappingProxyType({}),
+    env: Mapping[str, str | None] = MappingProxyType({}),
+) -> PartnerRun:
+    """``run_partner_suite`` for synchronous (module-scoped) fixtures."""
+    command = write_partner_suite(root, tests, (*BASE_INI, *ini_lines), files)
+    done = subprocess.run(  # noqa: S603 - this interpreter, a suite we wrote
+        command,
+        cwd=root,
+        env=partner_env(**env),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=50,
+        check=False,
+    )
+    return PartnerRun(done.returncode, done.stdout)
 
 
 async def test_rokt_client_fixture_talks_to_rokt_emulator(
@@ -158,7 +278,78 @@ async def test_plugin_works_for_partners_when_asyncio_mode_is(
         tmp_path, PARTNER_TESTS, f"asyncio_mode = {mode}"
     )
     assert code == 0, report
-    assert "4 passed" in report
+    assert "5 passed" in report
+
+
+async def test_readme_setup_passes_without_warnings_when_mode_is_strict(
+    tmp_path: Path,
+) -> None:
+    """The README's pyproject, conftest and test pass in strict mode, warning-free."""
+    run = await run_partner_suite(
+        tmp_path,
+        README_TEST,
+        files={"pyproject.toml": README_PYPROJECT, "conftest.py": README_CONFTEST},
+        base=(),
+    )
+    assert run.code == 0, run.report
+    assert run.outcomes("test_lost_confirm_reply_buys_once") == {"PASSED"}
+    assert "warning" not in run.report.lower(), run.report
+
+
+async def test_plugin_fixtures_warn_nothing_when_fixture_loop_scope_is_unset(
+    tmp_path: Path,
+) -> None:
+    """Unset, only pytest-asyncio's own deprecation (ignored here) is raised."""
+    run = await run_partner_suite(
+        tmp_path,
+        PARTNER_TESTS,
+        "asyncio_mode = strict",
+        "filterwarnings =\n    error\n    ignore:The configuration option"
+        ' "asyncio_default_fixture_loop_scope" is unset:'
+        "pytest.PytestDeprecationWarning",
+        base=(),
+    )
+    assert run.code == 0, run.report
+    assert "5 passed" in run.report
+
+
+async def test_factory_client_uses_overrides_when_given(
+    rokt_client_factory: RoktClientFactory, rokt_emulator: Emulator
+) -> None:
+    """Keyword arguments win over the factory's defaults in what is sent."""
+    client = await rokt_client_factory(locale="de-DE")
+    await client.any_placements(PLACEMENTS)
+    (recorded,) = rokt_emulator.requests("placements")
+    assert recorded.headers["accept-language"] == "de-DE"
+
+
+async def test_loop_mismatch_error_names_site_and_loops_when_factory_client_moves(
+    rokt_client_factory: RoktClientFactory,
+) -> None:
+    """Used from another loop, a factory client's error names its line and loops."""
+    site = f"{__file__}:{sys._getframe().f_lineno + 1}"
+    client = await rokt_client_factory()
+    asking: list[int] = []
+    caught: list[EventLoopMismatchError] = []
+
+    async def call_from_other_loop() -> None:
+        asking.append(id(asyncio.get_running_loop()))
+        await client.any_placements(PLACEMENTS)
+
+    def other_thread() -> None:
+        try:
+            asyncio.run(call_from_other_loop())
+        except EventLoopMismatchError as exc:
+            caught.append(exc)
+
+    thread = threading.Thread(target=other_thread, name="partner-worker")
+    thread.start()
+    thread.join()
+    (error,) = caught
+    opened = f"{id(asyncio.get_running_loop()):#x} (running) in thread 'MainThread'"
+    assert f"RoktClient created at {site} was opened on " in str(error)
+    assert opened in str(error)
+    assert f"{asking[0]:#x} (running) in thread 'partner-worker'" in str(error)
 
 
 def test_rokt_emulator_fixture_replays_resends_when_test_is_unmarked(

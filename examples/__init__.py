@@ -1,0 +1,1 @@
+"""Runnable examples, each one exercised by tests/examples."""
