@@ -7,7 +7,7 @@ import os
 import sys
 import warnings
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final, Self, Unpack
+from typing import TYPE_CHECKING, Any, Final, Self, TypeVar, Unpack
 
 from . import _codec, _endpoints
 from ._config import (
@@ -57,6 +57,7 @@ if TYPE_CHECKING:
 __all__ = ["RoktClient"]
 
 _log: Final = logging.getLogger("rokt_async")
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,16 +138,7 @@ class RoktClient:
         if max_response_bytes < 1:
             raise ConfigurationError("max_response_bytes must be >= 1")
         self._base_url = check_base_url(base_url)
-        self._urls = {
-            e.name: self._base_url + e.path
-            for e in (
-                _endpoints.RESERVE,
-                _endpoints.CONFIRM,
-                _endpoints.RELEASE,
-                _endpoints.CANCEL,
-                _endpoints.PLACEMENTS,
-            )
-        }
+        self._urls = {e.name: self._base_url + e.path for e in _endpoints.ALL}
         self._headers = fixed_headers(key, self._tag_id)
         # Headers each call adds itself: none when they are the defaults of the
         # session the client builds, all of them on a session passed in.
@@ -325,10 +317,9 @@ class RoktClient:
             TransportError: no usable answer.
             ResponseDecodeError: a 2xx whose body is not a reserve answer.
         """
-        result: ReserveResponse = await self._post(
+        return await self._post(
             _endpoints.RESERVE, request, session_id, locale, timeout
         )
-        return result
 
     async def confirm_cart(
         self,
@@ -349,10 +340,9 @@ class RoktClient:
             TransportError: no usable answer.
             ResponseDecodeError: a 2xx whose body is not a confirm answer.
         """
-        result: ConfirmResponse = await self._post(
+        return await self._post(
             _endpoints.CONFIRM, request, session_id, locale, timeout
         )
-        return result
 
     async def release_cart(
         self,
@@ -370,10 +360,9 @@ class RoktClient:
             TransportError: no usable answer.
             ResponseDecodeError: a 2xx whose body is not a release answer.
         """
-        result: ReleaseResponse = await self._post(
+        return await self._post(
             _endpoints.RELEASE, request, session_id, locale, timeout
         )
-        return result
 
     async def cancel_confirmation(
         self,
@@ -477,12 +466,12 @@ class RoktClient:
 
     def _post(
         self,
-        endpoint: _endpoints.Endpoint,
+        endpoint: _endpoints.Endpoint[T],
         request: _Request,
         session_id: str | None,
         locale: str | None,
         timeout: float | None,
-    ) -> Coroutine[Any, Any, Any]:
+    ) -> Coroutine[Any, Any, T]:
         """Check and encode a call, then hand back the retrier's coroutine for it.
 
         Checks run when the endpoint method is awaited, before anything is sent.

@@ -57,13 +57,14 @@ def decode_answer(
     body: bytes | None,
     decoder: msgspec.json.Decoder[T] | None,
     max_bytes: int,
-) -> T | None:
-    """The typed answer of a 2xx (None where no body is documented).
+) -> T:
+    """The typed answer of a 2xx; None where no body is documented (``decoder``
+    None, and then ``T`` is None).
 
     ``body`` is None when it was larger than ``max_bytes``.
     """
     if decoder is None:
-        return None
+        return None  # type: ignore[return-value]  # T is None for such endpoints
     if body is None:
         raise ResponseDecodeError(
             f"HTTP {status} body is larger than {max_bytes} bytes", status=status

@@ -39,7 +39,8 @@ STAGING_BASE_URL: Final = "https://api.stage.rokt.com"
 DEFAULT_MAX_RESPONSE_BYTES: Final = 1 << 20  # 1 MiB, counted while reading
 
 #: Overall per-call deadline by endpoint, waits included. placements/any fails fast:
-#: a slow answer should mean "no upsell", never a stalled checkout.
+#: a slow answer should mean "no upsell", never a stalled checkout. Its keys are the
+#: names of the client's endpoints (``_endpoints.ALL``; a test holds them together).
 DEFAULT_DEADLINES: Final[Mapping[str, float]] = MappingProxyType(
     {
         "placements": 1.5,
@@ -47,7 +48,6 @@ DEFAULT_DEADLINES: Final[Mapping[str, float]] = MappingProxyType(
         "confirm": 20.0,
         "release": 10.0,
         "cancel": 20.0,
-        "events": 10.0,
     }
 )
 
@@ -138,6 +138,13 @@ class RetryPolicy:
             raise ConfigurationError("RetryPolicy.max_attempts must be >= 1")
         if self.base_delay < 0 or self.max_delay < 0:
             raise ConfigurationError("RetryPolicy delays must be >= 0")
+        unknown = sorted(set(self.deadlines) - set(DEFAULT_DEADLINES))
+        if unknown:
+            names = ", ".join(map(repr, unknown))
+            raise ConfigurationError(
+                f"RetryPolicy.deadlines has no endpoint {names};"
+                f" the endpoints are {', '.join(sorted(DEFAULT_DEADLINES))}"
+            )
         merged = dict(DEFAULT_DEADLINES)
         merged.update(self.deadlines)
         for name, value in merged.items():

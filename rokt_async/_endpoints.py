@@ -7,7 +7,7 @@ and the retry layer reads what makes an operation safe to repeat from here.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar
 
 from . import _codec
 
@@ -17,17 +17,28 @@ if TYPE_CHECKING:
     import msgspec
 
     from ._config import RetryPolicy
-    from ._models import _Request
+    from ._models import (
+        ConfirmResponse,
+        PlacementsResponse,
+        ReleaseResponse,
+        ReserveResponse,
+        _Request,
+    )
 
 
-@dataclass(frozen=True, slots=True)
-class Endpoint:
-    """One API operation.
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Endpoint(Generic[T]):
+    """One API operation, whose 2xx answer decodes to ``T``.
 
     Attributes:
         name: short name, also the key of ``RetryPolicy.deadlines``.
         path: path below ``base_url`` (lowercase, as Rokt's docs spell it).
-        decoder: typed decoder of the 2xx body, or None when no body is documented.
+        decoder: typed decoder of the 2xx body, or None when no body is documented
+            (then ``T`` is None). ``Endpoint[ReserveResponse]`` with another
+            response's decoder is a type error.
         changes_state: the call acts on Rokt's side (everything but placements).
         unsafe_resend: why resending this request after an ambiguous failure (504,
             reset, read timeout) could act twice, or None when the request's
@@ -38,7 +49,7 @@ class Endpoint:
 
     name: str
     path: str
-    decoder: msgspec.json.Decoder[Any] | None
+    decoder: msgspec.json.Decoder[T] | None
     changes_state: bool
     unsafe_resend: Callable[[_Request, RetryPolicy], str | None]
     identifiers: Callable[[_Request], dict[str, str]]
@@ -99,43 +110,54 @@ def _confirm_resend(request: _Request, policy: RetryPolicy) -> str | None:
     )
 
 
-RESERVE: Final = Endpoint(
-    "reserve",
-    "/v1/cart/reserve",
-    _codec.RESERVE,
-    True,
-    _reserve_resend,
-    _item_fields("cart_id"),
+RESERVE: Final[Endpoint[ReserveResponse]] = Endpoint(
+    name="reserve",
+    path="/v1/cart/reserve",
+    decoder=_codec.RESERVE,
+    changes_state=True,
+    unsafe_resend=_reserve_resend,
+    identifiers=_item_fields("cart_id"),
 )
-CONFIRM: Final = Endpoint(
-    "confirm",
-    "/v1/cart/confirm",
-    _codec.CONFIRM,
-    True,
-    _confirm_resend,
-    _item_fields("cart_id", "order_id"),
+CONFIRM: Final[Endpoint[ConfirmResponse]] = Endpoint(
+    name="confirm",
+    path="/v1/cart/confirm",
+    decoder=_codec.CONFIRM,
+    changes_state=True,
+    unsafe_resend=_confirm_resend,
+    identifiers=_item_fields("cart_id", "order_id"),
 )
-RELEASE: Final = Endpoint(
-    "release",
-    "/v1/cart/release",
-    _codec.RELEASE,
-    True,
-    _always_safe,
-    _item_fields("cart_id"),
+RELEASE: Final[Endpoint[ReleaseResponse]] = Endpoint(
+    name="release",
+    path="/v1/cart/release",
+    decoder=_codec.RELEASE,
+    changes_state=True,
+    unsafe_resend=_always_safe,
+    identifiers=_item_fields("cart_id"),
 )
-CANCEL: Final = Endpoint(
-    "cancel",
-    "/v1/confirmation/cancel",
-    None,
-    True,
-    _always_safe,
-    _fields("item_reservation_id"),
+CANCEL: Final[Endpoint[None]] = Endpoint(
+    name="cancel",
+    path="/v1/confirmation/cancel",
+    decoder=None,
+    changes_state=True,
+    unsafe_resend=_always_safe,
+    identifiers=_fields("item_reservation_id"),
 )
-PLACEMENTS: Final = Endpoint(
-    "placements",
-    "/v1/placements/any",
-    _codec.PLACEMENTS,
-    False,
-    _always_safe,
-    _fields("cart_id", "page_identifier"),
+PLACEMENTS: Final[Endpoint[PlacementsResponse]] = Endpoint(
+    name="placements",
+    path="/v1/placements/any",
+    decoder=_codec.PLACEMENTS,
+    changes_state=False,
+    unsafe_resend=_always_safe,
+    identifiers=_fields("cart_id", "page_identifier"),
+)
+
+#: Every operation the client has, by name: ``RetryPolicy.deadlines`` keys must
+#: be among these (``_config.ENDPOINT_NAMES`` lists them; a test holds the two
+#: together).
+ALL: Final[tuple[Endpoint[Any], ...]] = (
+    RESERVE,
+    CONFIRM,
+    RELEASE,
+    CANCEL,
+    PLACEMENTS,
 )

@@ -27,7 +27,7 @@ Messages never carry headers, the API key or ``errors[].value``.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar, Final, TypeAlias
+from typing import TYPE_CHECKING, Final, TypeAlias
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -86,9 +86,12 @@ def clip(text: str) -> str:
 
 
 class RoktError(Exception):
-    """Root of every error this library raises; never raised itself."""
+    """Root of every error this library raises; never raised itself.
 
-    retryable: ClassVar[bool] = False
+    Whether a failure is retried is decided in one place, by what it means for
+    a resend (``rokt_async._retry.classify``), not by a flag on the class.
+    """
+
     #: How many attempts the call made before this error surfaced.
     attempts: int = 1
 

@@ -16,7 +16,7 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final, TypeAlias
+from typing import TYPE_CHECKING, Any, Final, TypeAlias, TypeVar
 
 import backoff
 
@@ -25,6 +25,7 @@ from ._errors import (
     APIError,
     ConnectError,
     ConnectionLostError,
+    GatewayTimeoutError,
     OutcomeUnknownError,
     RateLimitError,
     RequestTimeoutError,
@@ -44,15 +45,44 @@ if TYPE_CHECKING:
     from ._models import _Request
 
 
-__all__ = ["ClientStats", "Retrier", "RetryBudget", "RetryEvent", "classify"]
+T = TypeVar("T")
+
+__all__ = [
+    "ClientStats",
+    "Failure",
+    "Retrier",
+    "RetryBudget",
+    "RetryEvent",
+    "classify",
+]
 
 _log: Final = logging.getLogger("rokt_async")
 
-#: Kinds of failure, as the retry layer sees them.
-NEVER_SENT: Final = "never_sent"  # nothing reached Rokt: safe to resend anywhere
-THROTTLED: Final = "throttled"  # 429: refused, not performed
-AMBIGUOUS: Final = "ambiguous"  # may have taken effect: resend only with identifiers
-_AMBIGUOUS_STATUSES: Final = frozenset({502, 503, 504})
+
+class Failure(enum.Enum):
+    """What a failed attempt means for a resend: the one table retries read."""
+
+    NEVER_SENT = "never sent"  # nothing reached Rokt: safe to resend anywhere
+    THROTTLED = "throttled"  # 429: refused, not performed
+    AMBIGUOUS = "ambiguous"  # may have taken effect: resend only where safe
+    DEFINITE = "definite"  # Rokt's answer stands: never retried
+
+
+NEVER_SENT: Final = Failure.NEVER_SENT
+THROTTLED: Final = Failure.THROTTLED
+AMBIGUOUS: Final = Failure.AMBIGUOUS
+DEFINITE: Final = Failure.DEFINITE
+
+#: Error classes by what they mean, most specific first; statuses 502 and 503
+#: (a ``ServerError``) are ambiguous too, 500 and every other status definite.
+_BY_CLASS: Final[tuple[tuple[type[RoktError], Failure], ...]] = (
+    (ConnectError, NEVER_SENT),
+    (RateLimitError, THROTTLED),
+    (RequestTimeoutError, AMBIGUOUS),
+    (ConnectionLostError, AMBIGUOUS),
+    (GatewayTimeoutError, AMBIGUOUS),
+)
+_AMBIGUOUS_STATUSES: Final = frozenset({502, 503})
 
 
 class Stop(enum.Enum):
@@ -66,17 +96,14 @@ class Stop(enum.Enum):
     BUDGET = "the client's retry budget is spent (a retry storm is being damped)"
 
 
-def classify(exc: RoktError) -> str | None:
-    """The failure's kind, or None for a definite failure that is never retried."""
-    if isinstance(exc, ConnectError):
-        return NEVER_SENT
-    if isinstance(exc, RateLimitError):
-        return THROTTLED
-    if isinstance(exc, RequestTimeoutError | ConnectionLostError):
-        return AMBIGUOUS
+def classify(exc: RoktError) -> Failure:
+    """What a failed attempt means for a resend (see ``Failure``)."""
+    for cls, failure in _BY_CLASS:
+        if isinstance(exc, cls):
+            return failure
     if isinstance(exc, APIError) and exc.status in _AMBIGUOUS_STATUSES:
         return AMBIGUOUS
-    return None
+    return DEFINITE
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,14 +258,14 @@ class Retrier:
     async def call(
         self,
         session: aiohttp.ClientSession,
-        endpoint: Endpoint,
+        endpoint: Endpoint[T],
         url: str,
         request: _Request,
         payload: bytes,
         headers: Mapping[str, str],
         policy: RetryPolicy,
         timeout: float | None,
-    ) -> Any:
+    ) -> T:
         """Send until an answer, a definite failure, or the policy says stop.
 
         Returns:
@@ -353,8 +380,8 @@ class Retrier:
     def _plan_retry(
         self,
         exc: RoktError,
-        kind: str | None,
-        endpoint: Endpoint,
+        kind: Failure,
+        endpoint: Endpoint[Any],
         request: _Request,
         policy: RetryPolicy,
         attempt: int,
@@ -362,7 +389,7 @@ class Retrier:
         remaining: float,
     ) -> float | Stop:
         """Seconds to wait before the next attempt, or why the call stops here."""
-        if kind is None:
+        if kind is DEFINITE:
             return Stop.DEFINITE
         if kind is AMBIGUOUS and endpoint.unsafe_resend(request, policy) is not None:
             return Stop.UNSAFE
@@ -401,7 +428,7 @@ class Retrier:
     def _outcome_unknown(
         self,
         exc: RoktError,
-        endpoint: Endpoint,
+        endpoint: Endpoint[Any],
         request: _Request,
         headers: Mapping[str, str],
         policy: RetryPolicy,

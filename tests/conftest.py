@@ -25,6 +25,8 @@ from rokt_async import (
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
+    from rokt_async.emulator import Emulator
+
 #: Our own shipped plugin: rokt_emulator and rokt_client fixtures.
 pytest_plugins = ["rokt_async.testing"]
 
@@ -96,6 +98,13 @@ def make_client(
     """A client (canary key by default) with a retry policy that never sleeps."""
     options.setdefault("retry", NO_WAIT_RETRY)
     return RoktClient(api_key=api_key, tag_id=tag_id, base_url=base_url, **options)
+
+
+def emulator_client(emulator: Emulator, **options: Any) -> RoktClient:
+    """``make_client`` pointed at an emulator, with its key and tag id."""
+    return make_client(
+        emulator.url, api_key=emulator.api_key, tag_id=emulator.tag_id, **options
+    )
 
 
 def error_chain(error: BaseException) -> list[BaseException]:

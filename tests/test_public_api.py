@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import importlib
 import pathlib
 import pickle
 import traceback
 import types
+
+import pytest
 
 import rokt_async
 
@@ -69,3 +72,37 @@ def test_relabelled_models_still_decode_their_annotations() -> None:
         b'{"cartId":"c","orderId":"o","items":[{"cartItemId":"i","quantity":1}]}'
     )
     assert confirm.items == (rokt_async.ConfirmItem(cart_item_id="i", quantity=1),)
+
+
+def _defined_in(module: types.ModuleType) -> set[str]:
+    """Public names ``module`` defines itself or re-exports from its package's
+    private modules (not stdlib or third-party imports, not pytest hooks)."""
+    package = module.__name__.split(".")[0]
+    found = set()
+    for name, value in vars(module).items():
+        if name.startswith(("_", "pytest_")):
+            continue
+        if isinstance(value, types.ModuleType) or name == "annotations":
+            continue
+        home = getattr(value, "__module__", None)
+        if home is None and name.isupper():  # a constant: kept where it is public
+            home = module.__name__ if name in getattr(module, "__all__", ()) else None
+        if isinstance(home, str) and home.split(".")[0] == package:
+            found.add(name)
+    return found
+
+
+@pytest.mark.parametrize(
+    "name", ["rokt_async", "rokt_async.emulator", "rokt_async.testing"]
+)
+def test_every_public_module_pins_its_all(name: str) -> None:
+    """Each module users import by path has a sorted ``__all__`` naming exactly
+    what it offers, and every name in it resolves."""
+    module = importlib.import_module(name)
+    exported = list(module.__all__)
+    assert exported == sorted(exported, key=_order)
+    assert all(hasattr(module, n) for n in exported)
+    offered = _defined_in(module) - {"TYPE_CHECKING"}
+    if name == "rokt_async.testing":  # helpers it imports for its own fixtures
+        offered = {n for n in offered if getattr(module, n).__module__ == name}
+    assert set(exported) - {"__version__"} == offered

@@ -3,8 +3,9 @@
 Start it with ``python -m rokt_async.emulator --port 8080``, ``async with
 Emulator() as emu:`` or ``with Emulator() as emu:`` (background thread), and point
 a ``RoktClient`` at ``emu.url``. The rules it follows are documented in
-``_state`` (business rules), ``_app`` (auth, validation, admin endpoints) and
-``_faults`` (fault kinds); the ``Ledger`` tells what took effect. The resend
+``_state`` (business rules), ``_schema`` (the wire, written from Rokt's docs and
+shared with nothing in the client), ``_app`` (auth, validation, admin endpoints)
+and ``_faults`` (fault kinds); the ``Ledger`` tells what took effect. The resend
 mode (``REPLAY``, ``REJECT``, ``DUPLICATE``) picks how a resent cart/confirm is
 answered: ``Emulator(resend=...)``, ``emu.set_resend(...)``, ``--resend``.
 """

@@ -21,7 +21,7 @@ refuses); other paths 404, other methods 405.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, Protocol
 
 import msgspec
 
@@ -34,9 +34,36 @@ if TYPE_CHECKING:
     from aiohttp import web
     from aiohttp.web_request import BaseRequest
 
-    from ._app import App
+    from ._faults import FaultPlan
+    from ._ledger import Ledger
 
-__all__ = ["handle_admin"]
+__all__ = ["Controls", "handle_admin"]
+
+
+class Controls(Protocol):
+    """What the admin endpoints drive; ``_app.App`` is one (this module does not
+    import it, so the two modules form no import circle)."""
+
+    @property
+    def faults(self) -> FaultPlan:
+        """The fault plan the commands change."""
+
+    @property
+    def resend(self) -> str:
+        """The resend mode now."""
+
+    def set_resend(self, mode: str) -> None:
+        """Change the resend mode; ValueError for an unknown one."""
+
+    def reset(self) -> None:
+        """Back to the start."""
+
+    def advance(self, seconds: float) -> float:
+        """Move emulator time forward; returns the new time."""
+
+    def ledger(self) -> Ledger:
+        """A snapshot of effects, stock and counts."""
+
 
 _METHODS: Final[Mapping[str, tuple[str, ...]]] = {
     "/_emulator/ledger": ("GET",),
@@ -47,7 +74,7 @@ _METHODS: Final[Mapping[str, tuple[str, ...]]] = {
 }
 
 
-async def handle_admin(app: App, request: BaseRequest) -> web.Response:
+async def handle_admin(app: Controls, request: BaseRequest) -> web.Response:
     """Answer a request whose path is not an API path."""
     path = request.path.lower()
     method = request.method
@@ -81,7 +108,7 @@ async def handle_admin(app: App, request: BaseRequest) -> web.Response:
 
 
 def _apply_fault_command(
-    app: App, command: _wire.FaultFailNext | _wire.FaultSetRate | _wire.FaultClear
+    app: Controls, command: _wire.FaultFailNext | _wire.FaultSetRate | _wire.FaultClear
 ) -> None:
     faults = app.faults
     if isinstance(command, _wire.FaultFailNext):

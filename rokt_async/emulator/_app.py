@@ -16,7 +16,8 @@ connection id, emulator time), then a fault may be picked (see
 5. ``Content-Type`` other than ``application/json`` → 400
    (``UnsupportedContentType``).
 6. a body that is not JSON → 400 (``MalformedJson``); JSON of the wrong shape,
-   missing or unknown fields, failed model checks → 400 (``ValidationError``).
+   missing or unknown fields, failed schema checks (``_schema``: empty ids,
+   quantity < 1, no items...) → 400 (``ValidationError``).
 7. the state machine: 200, or 422 with the reason it refused (see ``_state``).
 
 Error bodies are ``{"description", "errors": [{"code", "message", "value"}]}``.
@@ -38,12 +39,12 @@ from typing import TYPE_CHECKING, Any, Final
 import msgspec
 from aiohttp import web
 
-from .._models import PlacementsResponse
 from . import _wire
 from ._admin import handle_admin
 from ._faults import BEFORE_EFFECT, answer_after, answer_before
 from ._ledger import Ledger
 from ._responses import EMPTY_OBJECT, JSON, bad_request, error, not_allowed, ok
+from ._schema import PlacementsResponse
 from ._state import RefusedError, State
 
 if TYPE_CHECKING:

@@ -1,9 +1,11 @@
 """The emulator's state machine: catalog, reservations, confirmations. No I/O.
 
-Every operation takes the request Struct and ``now`` (seconds since the epoch, from
-the emulator's injectable clock) and returns the response Struct or raises
-``RefusedError`` (answered as 422). Nothing here sleeps, reads a clock or touches a
-socket, so the rules can be tested directly and fast.
+Every operation takes the emulator's own request Struct (``_schema``, never the
+client's) and ``now`` (seconds since the epoch, from the emulator's injectable
+clock) and returns its own response Struct or raises ``RefusedError`` (answered as
+422). Nothing here sleeps, reads a clock or touches a socket, so the rules can be
+tested directly and fast. The per-item confirm and release rules live in
+``_lines``.
 
 Rules:
 
@@ -76,37 +78,33 @@ from __future__ import annotations
 import datetime
 import heapq
 import random
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any
 
-from .._models import (
-    ALREADY_CONFIRMED,
-    ConfirmedItem,
-    ConfirmResponse,
-    ReleasedItem,
-    ReleaseResponse,
-    ReservedItem,
-    ReserveResponse,
-)
 from ._inventory import (
     CANCELLED,
     CONFIRMED,
     EXPIRED,
     HELD,
-    RELEASED,
     CatalogItem,
     Item,
     Reservation,
 )
 from ._ledger import StockLine, effect_key
+from ._lines import DUPLICATE, REJECT, REPLAY, RESEND_MODES, LineRules
+from ._schema import (
+    ConfirmedItem,
+    ConfirmResponse,
+    ReleaseResponse,
+    ReservedItem,
+    ReserveResponse,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-    from .._models import (
+    from ._schema import (
         CancelRequest,
-        ConfirmItem,
         ConfirmRequest,
-        ReleaseItem,
         ReleaseRequest,
         ReserveRequest,
     )
@@ -119,18 +117,6 @@ __all__ = [
     "RefusedError",
     "State",
 ]
-
-#: Resend modes: how a resent cart/confirm is answered (see the module docstring).
-REPLAY: Final = "replay"
-REJECT: Final = "reject"
-DUPLICATE: Final = "duplicate"
-RESEND_MODES: Final = (REPLAY, REJECT, DUPLICATE)
-
-#: Version 4 and RFC 4122 variant bits of a UUID, as ``uuid.UUID(version=4)`` sets.
-_UUID4_CLEAR: Final = ~((0xF000 << 64) | (0xC000 << 48))
-_UUID4_SET: Final = (0x4000 << 64) | (0x8000 << 48)
-#: Confirmation URLs point at a reserved, never-resolving domain.
-CONFIRMATION_URL: Final = "https://emulator.rokt.invalid/confirmations/"
 
 
 def _check_resend(mode: str) -> str:
@@ -156,7 +142,7 @@ class RefusedError(Exception):
         self.errors = errors
 
 
-class State:
+class State(LineRules):
     """All of the emulator's business state; see the module docstring for rules.
 
     Args:
@@ -371,128 +357,3 @@ class State:
         self.expire(now)
         reservation = self._reservations.get(item_reservation_id)
         return None if reservation is None else reservation.status
-
-    # --- per item ---------------------------------------------------------------
-
-    def _confirm_item(
-        self, cart_id: str, order_id: str, line: ConfirmItem
-    ) -> ConfirmedItem:
-        item_id = line.cart_item_id
-        rid = line.item_reservation_id
-        if not isinstance(rid, str):
-            return self._confirm_quantity(cart_id, order_id, item_id, line.quantity)
-        known = self._by_reservation.get((cart_id, item_id, rid))
-        if known is not None:
-            if self._resend != REPLAY:  # a reservation is confirmed at most once
-                return self._already_confirmed(cart_id, item_id, rid)
-            self._count(self.replays, effect_key("confirm", cart_id, item_id))
-            return known
-        reservation = self._reservations.get(rid)
-        if (
-            reservation is None
-            or reservation.status != HELD
-            or reservation.cart_id != cart_id
-            or reservation.cart_item_id != item_id
-            or (
-                isinstance(line.quantity, int) and line.quantity != reservation.quantity
-            )
-        ):
-            return ConfirmedItem(
-                cart_item_id=item_id, success=False, item_reservation_id=rid
-            )
-        item = self._items[item_id]
-        item.held -= reservation.quantity
-        item.confirmed += reservation.quantity
-        reservation.status = CONFIRMED
-        confirmed = self._confirmation(item_id, rid)
-        self._by_reservation[(cart_id, item_id, rid)] = confirmed
-        self._count(self.effects, effect_key("confirm", cart_id, item_id))
-        return confirmed
-
-    def _confirm_quantity(
-        self, cart_id: str, order_id: str, item_id: str, quantity: object
-    ) -> ConfirmedItem:
-        key = (cart_id, order_id, item_id)
-        known = self._by_quantity.get(key)
-        if known is not None and self._resend != DUPLICATE:
-            if self._resend == REJECT:
-                return self._already_confirmed(cart_id, item_id, None)
-            self._count(self.replays, effect_key("confirm", cart_id, item_id))
-            return known
-        item = self._item(item_id)
-        if not isinstance(quantity, int) or item.available < quantity:
-            return ConfirmedItem(cart_item_id=item_id, success=False)
-        item.available -= quantity
-        item.confirmed += quantity
-        reservation = Reservation(
-            self._new_id(), cart_id, item_id, quantity, float("inf"), CONFIRMED
-        )
-        self._reservations[reservation.id] = reservation
-        confirmed = self._confirmation(item_id, reservation.id)
-        self._by_quantity.setdefault(key, confirmed)  # a replay answers the first
-        self._count(self.effects, effect_key("confirm", cart_id, item_id))
-        return confirmed
-
-    def _already_confirmed(
-        self, cart_id: str, item_id: str, rid: str | None
-    ) -> ConfirmedItem:
-        """A resend refused: the item failed as already confirmed, nothing changed."""
-        self._count(self.replays, effect_key("confirm", cart_id, item_id))
-        return ConfirmedItem(
-            cart_item_id=item_id,
-            success=False,
-            item_reservation_id=rid,
-            error_code=ALREADY_CONFIRMED,
-        )
-
-    def _release_item(self, cart_id: str, line: ReleaseItem) -> ReleasedItem:
-        rid = line.item_reservation_id
-        reservation = self._reservations.get(rid)
-        ok = (
-            reservation is not None
-            and reservation.cart_id == cart_id
-            and reservation.cart_item_id == line.cart_item_id
-            and reservation.status in (HELD, RELEASED, EXPIRED)
-        )
-        if reservation is not None and ok:
-            key = effect_key("release", rid)
-            if reservation.status == HELD:
-                item = self._items[reservation.cart_item_id]
-                item.held -= reservation.quantity
-                item.available += reservation.quantity
-                reservation.status = RELEASED
-                self._count(self.effects, key)
-            elif reservation.status == RELEASED:
-                self._count(self.replays, key)
-        return ReleasedItem(
-            cart_item_id=line.cart_item_id, success=ok, item_reservation_id=rid
-        )
-
-    # --- helpers ----------------------------------------------------------------
-
-    def _item(self, item_id: str) -> Item:
-        item = self._items.get(item_id)
-        if item is None:
-            item = Item(self._default_stock, self._default_price, self._currency)
-            self._items[item_id] = item
-        return item
-
-    def _new_id(self) -> str:
-        """A UUID4-shaped id from the seeded generator (uuid.UUID, only faster)."""
-        bits = self._rng.getrandbits(128) & _UUID4_CLEAR | _UUID4_SET
-        h = f"{bits:032x}"
-        return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
-
-    def _confirmation(self, item_id: str, rid: str) -> ConfirmedItem:
-        confirmation_id = self._new_id()
-        return ConfirmedItem(
-            cart_item_id=item_id,
-            success=True,
-            item_reservation_id=rid,
-            item_confirmation_id=confirmation_id,
-            item_confirmation_url=CONFIRMATION_URL + confirmation_id,
-        )
-
-    @staticmethod
-    def _count(counter: dict[str, int], key: str) -> None:
-        counter[key] = counter.get(key, 0) + 1

@@ -1,12 +1,11 @@
 """Bytes in and out: strict request decoders, error bodies, admin bodies. Built once.
 
-Requests are decoded with strict subclasses of the client's own request Structs:
-unknown fields are refused (``forbid_unknown_fields``) at every level, and the
-models' own ``__post_init__`` checks (at least one item, quantity >= 1, an item
-needs ``itemReservationId`` or ``quantity``...) apply, because msgspec turns their
-``ValueError`` into a ``ValidationError``. ``strict=False`` accepts numeric
-strings where the schema says number (``"quantity": "15"``, as one of Rokt's
-published samples sends).
+API requests are decoded into the emulator's own Structs (``_schema``), never the
+client's: unknown fields are refused at every level and the schema's constraints
+apply (non-empty ids, quantity >= 1, at least one item, a confirm item needs
+``itemReservationId`` or ``quantity``). ``strict=False`` accepts numeric strings
+where the schema says number (``"quantity": "15"``, as one of Rokt's published
+samples sends). Answers are encoded by this module's own ``ENCODER``.
 """
 
 from __future__ import annotations
@@ -15,14 +14,11 @@ from typing import Any, Final
 
 import msgspec
 
-from .._models import (
+from ._schema import (
     CancelRequest,
-    ConfirmItem,
     ConfirmRequest,
     PlacementsRequest,
-    ReleaseItem,
     ReleaseRequest,
-    ReserveItem,
     ReserveRequest,
 )
 
@@ -46,66 +42,12 @@ __all__ = [
 ]
 
 
-class _StrictReserveItem(
-    ReserveItem, forbid_unknown_fields=True, kw_only=True, frozen=True
-):
-    """A reserve item that refuses unknown fields."""
-
-
-class _StrictReserve(
-    ReserveRequest, forbid_unknown_fields=True, kw_only=True, frozen=True
-):
-    """A reserve request that refuses unknown fields."""
-
-    items: tuple[_StrictReserveItem, ...]
-
-
-class _StrictConfirmItem(
-    ConfirmItem, forbid_unknown_fields=True, kw_only=True, frozen=True
-):
-    """A confirm item that refuses unknown fields."""
-
-
-class _StrictConfirm(
-    ConfirmRequest, forbid_unknown_fields=True, kw_only=True, frozen=True
-):
-    """A confirm request that refuses unknown fields."""
-
-    items: tuple[_StrictConfirmItem, ...]
-
-
-class _StrictReleaseItem(
-    ReleaseItem, forbid_unknown_fields=True, kw_only=True, frozen=True
-):
-    """A release item that refuses unknown fields."""
-
-
-class _StrictRelease(
-    ReleaseRequest, forbid_unknown_fields=True, kw_only=True, frozen=True
-):
-    """A release request that refuses unknown fields."""
-
-    items: tuple[_StrictReleaseItem, ...]
-
-
-class _StrictCancel(
-    CancelRequest, forbid_unknown_fields=True, kw_only=True, frozen=True
-):
-    """A cancel request that refuses unknown fields."""
-
-
-class _StrictPlacements(
-    PlacementsRequest, forbid_unknown_fields=True, kw_only=True, frozen=True
-):
-    """A placements request that refuses unknown fields."""
-
-
 ENCODER: Final = msgspec.json.Encoder()
-RESERVE: Final = msgspec.json.Decoder(_StrictReserve, strict=False)
-CONFIRM: Final = msgspec.json.Decoder(_StrictConfirm, strict=False)
-RELEASE: Final = msgspec.json.Decoder(_StrictRelease, strict=False)
-CANCEL: Final = msgspec.json.Decoder(_StrictCancel, strict=False)
-PLACEMENTS: Final = msgspec.json.Decoder(_StrictPlacements, strict=False)
+RESERVE: Final = msgspec.json.Decoder(ReserveRequest, strict=False)
+CONFIRM: Final = msgspec.json.Decoder(ConfirmRequest, strict=False)
+RELEASE: Final = msgspec.json.Decoder(ReleaseRequest, strict=False)
+CANCEL: Final = msgspec.json.Decoder(CancelRequest, strict=False)
+PLACEMENTS: Final = msgspec.json.Decoder(PlacementsRequest, strict=False)
 #: The Event API: any JSON object is accepted; values are left undecoded.
 EVENTS: Final = msgspec.json.Decoder(dict[str, msgspec.Raw])
 

@@ -291,6 +291,18 @@ INVALID_CONFIRMS: list[Any] = [
     {"cartId": 5, "orderId": "o", "items": [{"cartItemId": "i", "quantity": 1}]},
     {**A_CONFIRM_QTY, "typo": True},
     {"cartId": "c", "orderId": "o", "items": [{"cartItemId": "i", "qty": 1}]},
+    {"cartId": "", "orderId": "o", "items": [{"cartItemId": "i", "quantity": 1}]},
+    {"cartId": "c", "orderId": "o", "items": [{"cartItemId": "i", "quantity": True}]},
+    {
+        "cartId": "c",
+        "orderId": "o",
+        "items": [{"cartItemId": "i", "itemReservationId": ""}],
+    },
+    {
+        "cartId": "c",
+        "orderId": "o",
+        "items": [{"cartItemId": "i", "itemReservationId": None, "quantity": 1}],
+    },
 ]
 
 
@@ -302,6 +314,30 @@ async def test_confirm_gets_400_when_fields_are_missing_unknown_or_invalid(
     status, _, answer = await post(http, emulator.url + "/v1/cart/confirm", body)
     assert status == 400
     assert error_codes(answer) == ["ValidationError"]
+    assert emulator.ledger().effects == {}
+
+
+INVALID_OTHERS: list[tuple[str, Any]] = [
+    ("cart/reserve", {"cartId": "c", "items": []}),
+    ("cart/reserve", {"cartId": "c", "items": [{"cartItemId": "i", "quantity": 0}]}),
+    ("cart/reserve", {"cartId": "c", "items": [{"cartItemId": "", "quantity": 1}]}),
+    ("cart/reserve", {"cartId": "c", "items": [{"cartItemId": "i", "qty": 1}]}),
+    ("cart/release", {"cartId": "c", "items": [{"cartItemId": "i"}]}),
+    ("cart/release", {"cartId": "c", "items": []}),
+    ("confirmation/cancel", {"itemReservationId": ""}),
+    ("confirmation/cancel", {"reservationId": "r"}),
+    ("placements/any", {"cartId": "c"}),
+    ("placements/any", {"cartId": "c", "pageIdentifier": "p", "attributes": {"a": 1}}),
+]
+
+
+@pytest.mark.parametrize(("path", "body"), INVALID_OTHERS)
+async def test_other_endpoints_get_400_when_body_is_invalid(
+    emulator: Emulator, http: aiohttp.ClientSession, path: str, body: Any
+) -> None:
+    """Reserve, release, cancel and placements refuse bad bodies with 400."""
+    status, _, answer = await post(http, f"{emulator.url}/v1/{path}", body)
+    assert (status, error_codes(answer)) == (400, ["ValidationError"])
     assert emulator.ledger().effects == {}
 
 

@@ -19,25 +19,21 @@ from rokt_async.emulator import (
 from rokt_async.emulator.__main__ import build, parse_args
 from rokt_async.emulator._ledger import effect_key
 from rokt_async.emulator._state import State
-from tests.emulator._helpers import (
-    KEY,
-    T0,
-    TAG,
-    TTL,
+from tests.emulator._emu import (
+    all_succeeded,
     cancel_request,
     confirm_quantity,
     confirm_reserved,
-    post,
     release_request,
     reserve_request,
-    rokt_headers,
 )
+from tests.emulator._helpers import KEY, T0, TAG, TTL, post, rokt_headers
 
 if TYPE_CHECKING:
     import aiohttp
 
-    from rokt_async import ConfirmedItem, ConfirmRequest
     from rokt_async.emulator import StockLine
+    from rokt_async.emulator._schema import ConfirmedItem, ConfirmRequest
 
 ANY_JSON = msgspec.json.Decoder()
 KEY_SCARCE = effect_key("confirm", "cart-1", "scarce")
@@ -185,7 +181,7 @@ def test_release_succeeds_without_effect_when_repeated_in_any_mode(mode: str) ->
     rid = state.reserve(reserve_request("cart-1", scarce=1), T0).items[0]
     request = release_request("cart-1", ("scarce", rid.item_reservation_id))
     state.release(request, T0)
-    assert state.release(request, T0).is_complete
+    assert all_succeeded(state.release(request, T0))
     assert stock(state).available == 3
 
 

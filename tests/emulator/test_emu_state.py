@@ -6,13 +6,6 @@ import datetime
 
 import pytest
 
-from rokt_async import (
-    ConfirmedItem,
-    ConfirmItem,
-    ConfirmRequest,
-    ReserveItem,
-    ReserveRequest,
-)
 from rokt_async.emulator import CatalogItem, Ledger, StockLine
 from rokt_async.emulator._inventory import (
     CANCELLED,
@@ -22,16 +15,22 @@ from rokt_async.emulator._inventory import (
     RELEASED,
 )
 from rokt_async.emulator._ledger import effect_key
+from rokt_async.emulator._schema import (
+    ConfirmItem,
+    ConfirmRequest,
+    ReserveItem,
+    ReserveRequest,
+)
 from rokt_async.emulator._state import RefusedError, State
-from tests.emulator._helpers import (
-    T0,
-    TTL,
+from tests.emulator._emu import (
+    all_succeeded,
     cancel_request,
     confirm_quantity,
     confirm_reserved,
     release_request,
     reserve_request,
 )
+from tests.emulator._helpers import T0, TTL
 
 
 def new_state(**options: object) -> State:
@@ -198,7 +197,7 @@ def test_confirm_accepts_quantity_equal_to_reservation() -> None:
     state = new_state()
     rid = reserve_one(state)
     request = confirm_reserved("cart-1", "o", ("scarce", rid), quantity=1)
-    assert state.confirm(request, T0).is_complete
+    assert all_succeeded(state.confirm(request, T0))
 
 
 def test_confirm_is_replay_when_quantity_item_repeats_order() -> None:
@@ -267,7 +266,7 @@ def test_confirm_fails_only_that_item_when_reservation_is_unusable(spoil: str) -
     state, request, now = spoiled(spoil)
     response = state.confirm(request, now)
     assert [item.success for item in response.items] == [True, False]
-    assert response.failed_items[0].item_confirmation_id is None
+    assert response.items[1].item_confirmation_id is None
     assert all(line.is_conserved for line in state.stock(now).values())
 
 
@@ -315,7 +314,7 @@ def test_release_succeeds_without_effect_when_repeated() -> None:
     rid = reserve_one(state)
     request = release_request("cart-1", ("scarce", rid))
     state.release(request, T0)
-    assert state.release(request, T0).is_complete
+    assert all_succeeded(state.release(request, T0))
     key = effect_key("release", rid)
     assert (state.effects[key], state.replays[key]) == (1, 1)
     assert line(state).available == 3
@@ -326,7 +325,7 @@ def test_release_succeeds_without_effect_when_reservation_expired() -> None:
     state = new_state()
     rid = reserve_one(state)
     response = state.release(release_request("cart-1", ("scarce", rid)), T0 + TTL)
-    assert response.is_complete
+    assert all_succeeded(response)
     assert state.effects == {}
     assert line(state, now=T0 + TTL).available == 3
 
@@ -465,10 +464,3 @@ def test_ledger_flags_stock_when_counts_do_not_add_up() -> None:
     negative = StockLine(initial=0, available=1, held=-1, confirmed=0)
     assert not broken.is_conserved
     assert not negative.is_conserved
-
-
-def test_confirmed_item_is_a_client_model() -> None:
-    """Confirm answers are the client's own response Structs."""
-    state = new_state()
-    response = state.confirm(confirm_quantity("c", "o", scarce=1), T0)
-    assert isinstance(response.items[0], ConfirmedItem)

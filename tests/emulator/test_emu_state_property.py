@@ -8,18 +8,17 @@ from typing import TypeAlias
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rokt_async import ConfirmItem, ConfirmRequest
 from rokt_async.emulator import CatalogItem
 from rokt_async.emulator._inventory import CONFIRMED, HELD
+from rokt_async.emulator._schema import ConfirmItem, ConfirmRequest
 from rokt_async.emulator._state import RefusedError, State
-from tests.emulator._helpers import (
-    T0,
-    TTL,
+from tests.emulator._emu import (
     cancel_request,
     confirm_quantity,
     release_request,
     reserve_request,
 )
+from tests.emulator._helpers import T0, TTL
 
 INITIAL = {"a": 5, "b": 3}
 CARTS = ("cart-1", "cart-2", "cart-3")

@@ -27,7 +27,7 @@ from rokt_async import (
     Timeouts,
     UnprocessableEntityError,
 )
-from tests.conftest import make_client
+from tests.conftest import emulator_client, make_client
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -57,9 +57,7 @@ def quantity_confirm(n: int, *, order: str = "o") -> ConfirmRequest:
 
 def client_for(emulator: Emulator, **options: Any) -> RoktClient:
     options.setdefault("timeouts", FAST_TIMEOUTS)
-    return make_client(
-        emulator.url, api_key=emulator.api_key, tag_id=emulator.tag_id, **options
-    )
+    return emulator_client(emulator, **options)
 
 
 async def test_retried_confirm_resends_identical_bytes_and_session_id(

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from rokt_async import NO_WAIT_RETRY, ConfirmResponse, PoolLimits, RoktError
-from tests.conftest import make_client
+from tests.conftest import emulator_client
 
 from ._carts import reserved_confirms
 from .conftest import LOOPS
@@ -57,18 +57,15 @@ async def test_random_cancellations_leak_nothing_and_refund_the_budget(
     count = size(2_000, 2_000)
     rng = random.Random(9)
     policy = dataclasses.replace(NO_WAIT_RETRY, base_delay=0.02, max_delay=0.05)
-    async with make_client(
-        emulator.url, api_key=emulator.api_key, tag_id=emulator.tag_id
-    ) as warm_up:  # some loops open a file once, on their first connection
+    # Some loops open a file once, on their first connection: warm that up first.
+    async with emulator_client(emulator) as warm_up:
         await reserved_confirms(warm_up, 1, prefix="warm-up")
     tasks_before = asyncio.all_tasks()
     fds_before = await settled_fds(open_fds())
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        async with make_client(
-            emulator.url,
-            api_key=emulator.api_key,
-            tag_id=emulator.tag_id,
+        async with emulator_client(
+            emulator,
             retry=policy,
             limits=PoolLimits(connections=32),
         ) as rokt:

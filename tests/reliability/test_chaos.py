@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from rokt_async import ConfirmResponse, OutcomeUnknownError, PoolLimits, Timeouts
-from tests.conftest import make_client
+from tests.conftest import emulator_client
 
 from ._carts import ITEM, reserved_confirms
 from .conftest import LOOPS
@@ -36,14 +36,10 @@ async def test_confirm_storm_buys_each_cart_once_and_unknowns_reconcile(
     slow replies: none applied twice, and each OutcomeUnknownError, sent again to a
     healthy emulator, ends in exactly one confirmation of its cart."""
     count = size(10_000, 100_000)
-    async with make_client(  # setting up: default (roomy) timeouts, no faults
-        emulator.url, api_key=emulator.api_key, tag_id=emulator.tag_id
-    ) as setup:
+    async with emulator_client(emulator) as setup:  # roomy timeouts, no faults
         confirms = await reserved_confirms(setup, count)
-    async with make_client(
-        emulator.url,
-        api_key=emulator.api_key,
-        tag_id=emulator.tag_id,
+    async with emulator_client(
+        emulator,
         timeouts=FAST_TIMEOUTS,
         limits=PoolLimits(connections=256),
     ) as client:

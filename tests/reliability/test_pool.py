@@ -32,7 +32,7 @@ from rokt_async import (
     RoktError,
 )
 from rokt_async.emulator import Emulator
-from tests.conftest import A_PLACEMENTS, make_client
+from tests.conftest import A_PLACEMENTS, emulator_client, make_client
 from tests.integration._servers import raw_server, read_request, reply
 from tests.reliability.conftest import LOOPS
 
@@ -98,12 +98,6 @@ def short_idle_emulator() -> Iterator[Emulator]:
 CLOSING: Final = POOL // 10
 
 
-def client_for(emulator: Emulator, **options: object) -> RoktClient:
-    return make_client(
-        emulator.url, api_key=emulator.api_key, tag_id=emulator.tag_id, **options
-    )
-
-
 async def test_pool_bound_holds_and_every_caller_ends_by_its_deadline_under_load(
     emulator: Emulator,
     size: Callable[[int, int], int],
@@ -135,7 +129,7 @@ async def test_pool_bound_holds_and_every_caller_ends_by_its_deadline_under_load
                 outcomes["answered"] += 1
             lateness.append(time.monotonic() - (started + DEADLINE))
 
-    async with client_for(emulator, limits=PoolLimits(connections=POOL)) as rokt:
+    async with emulator_client(emulator, limits=PoolLimits(connections=POOL)) as rokt:
         await asyncio.gather(*(caller(rokt, n) for n in range(CALLERS)))
         stats = rokt.stats
     peak = emulator.peak_connections
@@ -306,7 +300,7 @@ async def test_stale_keepalive_confirms_are_invisible_and_never_buy_twice(
     # Setup, not under test: reserves on a pool of their own, resent after a lost
     # connection (the server's cut-off can catch them too when the loop is busy).
     setup_policy = dataclasses.replace(NO_WAIT_RETRY, retry_reserve_when_ambiguous=True)
-    async with client_for(emulator, retry=setup_policy) as setup:
+    async with emulator_client(emulator, retry=setup_policy) as setup:
         reserved = [await setup.reserve_cart(_reserve(c)) for c in carts]
     confirms = dict(zip(carts, map(_confirm, carts, reserved), strict=True))
     errors: list[str] = []
@@ -318,7 +312,7 @@ async def test_stale_keepalive_confirms_are_invisible_and_never_buy_twice(
         except RoktError as exc:
             errors.append(_describe(exc))
 
-    async with client_for(emulator) as rokt:
+    async with emulator_client(emulator) as rokt:
         await _in_waves(waves, per_wave, functools.partial(one, rokt))
         stats = rokt.stats
     ledger = emulator.ledger()
@@ -360,7 +354,7 @@ async def test_stale_keepalive_flows_fail_only_where_a_resend_is_unsafe(
         await rokt.confirm_cart(_confirm(cart, reserved))  # must never fail
         confirmed += 1
 
-    async with client_for(emulator) as rokt:
+    async with emulator_client(emulator) as rokt:
         await _in_waves(waves, per_wave, functools.partial(flow, rokt))
         stats = rokt.stats
     ledger = emulator.ledger()

@@ -20,7 +20,7 @@ from rokt_async import (
     Timeouts,
 )
 from rokt_async.emulator import RESEND_MODES
-from tests.conftest import make_client
+from tests.conftest import emulator_client
 
 from ._carts import ITEM, quantity_confirm, reserved_confirms
 
@@ -34,12 +34,8 @@ if TYPE_CHECKING:
 
 
 def client_on(emulator: Emulator, **options: object) -> RoktClient:
-    return make_client(
-        emulator.url,
-        api_key=emulator.api_key,
-        tag_id=emulator.tag_id,
-        timeouts=Timeouts(connect=1.0, read=0.25),
-        **options,
+    return emulator_client(
+        emulator, timeouts=Timeouts(connect=1.0, read=0.25), **options
     )
 
 

@@ -10,6 +10,8 @@ from rokt_async import (
     ConfirmRequest,
     ConfirmResponse,
     PlacementsRequest,
+    ReserveRequest,
+    ReserveResponse,
     RoktClient,
 )
 
@@ -32,3 +34,22 @@ def build_from_env() -> None:
     RoktClient.from_env(base_url="http://127.0.0.1:8080", locale="en-US")
     RoktClient.from_env(retyr=None)  # type: ignore[call-arg]
     RoktClient.from_env(locale=3)  # type: ignore[arg-type]
+
+
+def endpoint_table_is_typed() -> None:
+    from rokt_async import _codec, _endpoints
+    from rokt_async._endpoints import Endpoint
+
+    assert_type(_endpoints.RESERVE, Endpoint[ReserveResponse])
+    wrong: Endpoint[ReserveResponse] = Endpoint(  # noqa: F841
+        name="reserve",
+        path="/v1/cart/reserve",
+        decoder=_codec.CONFIRM,  # type: ignore[arg-type]
+        changes_state=True,
+        unsafe_resend=_endpoints.RESERVE.unsafe_resend,
+        identifiers=_endpoints.RESERVE.identifiers,
+    )
+
+
+async def call_path_is_typed(client: RoktClient, request: ReserveRequest) -> None:
+    assert_type(await client.reserve_cart(request), ReserveResponse)

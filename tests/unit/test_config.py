@@ -121,7 +121,6 @@ def test_default_retry_policy_matches_checkout_defaults() -> None:
         "confirm": 20.0,
         "release": 10.0,
         "cancel": 20.0,
-        "events": 10.0,
     }
 
 
@@ -141,3 +140,20 @@ def test_from_env_without_key_raises(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ROKT_TAG_ID", TAG_ID)
     with pytest.raises(ConfigurationError, match="ROKT_API_KEY"):
         RoktClient.from_env()
+
+
+@pytest.mark.parametrize("name", ["confrim", "events", ""])
+def test_deadline_for_an_endpoint_the_client_lacks_is_refused(name: str) -> None:
+    """A misspelt (or not yet existing) endpoint in deadlines is a
+    ConfigurationError naming it and the endpoints there are."""
+    with pytest.raises(ConfigurationError, match=repr(name)) as caught:
+        RetryPolicy(deadlines={name: 1.0})
+    assert "cancel, confirm, placements, release, reserve" in str(caught.value)
+
+
+def test_deadline_names_are_the_endpoint_table_names() -> None:
+    """Every endpoint has a default deadline, and every deadline an endpoint."""
+    from rokt_async import _endpoints
+    from rokt_async._config import DEFAULT_DEADLINES
+
+    assert set(DEFAULT_DEADLINES) == {endpoint.name for endpoint in _endpoints.ALL}

@@ -18,14 +18,17 @@ from rokt_async import (
     OutcomeUnknownError,
     RateLimitError,
     RequestTimeoutError,
+    ResponseDecodeError,
     RetryEvent,
     RetryPolicy,
     ServerError,
 )
 from rokt_async._retry import (
     AMBIGUOUS,
+    DEFINITE,
     NEVER_SENT,
     THROTTLED,
+    Failure,
     Retrier,
     RetryBudget,
     classify,
@@ -307,11 +310,12 @@ async def test_on_retry_hooks_receive_frozen_events() -> None:
         (ServerError(503, None), AMBIGUOUS),
         (ConnectionLostError("reset"), AMBIGUOUS),
         (RequestTimeoutError("slow"), AMBIGUOUS),
-        (ServerError(500, None), None),
-        (BadRequestError(400, None), None),
+        (ServerError(500, None), DEFINITE),
+        (BadRequestError(400, None), DEFINITE),
+        (ResponseDecodeError("bad", status=200), DEFINITE),
     ],
 )
-def test_classification_table(error: Any, kind: str | None) -> None:
+def test_classification_table(error: Any, kind: Failure) -> None:
     """Failures sort into never-sent, throttled, ambiguous or definite."""
     assert classify(error) is kind
 
