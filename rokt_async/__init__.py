@@ -1,5 +1,6 @@
 """rokt-async: an asyncio-native client for Rokt's Transactions API."""
 
+from ._budget import ClientStats
 from ._client import RoktClient
 from ._config import (
     DEFAULT_BASE_URL,
@@ -58,7 +59,7 @@ from ._models import (
     ReserveRequest,
     ReserveResponse,
 )
-from ._retry import ClientStats, RetryEvent
+from ._retry import RetryEvent
 from ._version import __version__
 
 __all__ = [

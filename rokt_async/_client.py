@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 
     import aiohttp
 
+    from ._budget import ClientStats
     from ._config import PoolLimits, RetryPolicy, Timeouts
     from ._models import (
         CancelRequest,
@@ -52,7 +53,6 @@ if TYPE_CHECKING:
         _Request,
     )
     from ._options import ClientOptions
-    from ._retry import ClientStats
 
 __all__ = ["RoktClient"]
 

@@ -13,8 +13,8 @@ import os
 import threading
 from typing import TYPE_CHECKING
 
+from ._budget import RetryBudget, StatsCounter
 from ._errors import ClientClosedError, EventLoopMismatchError, ForkedProcessError
-from ._retry import RetryBudget, StatsCounter
 
 if TYPE_CHECKING:
     import aiohttp

@@ -23,6 +23,7 @@ from rokt_async import (
     RetryPolicy,
     ServerError,
 )
+from rokt_async._budget import RetryBudget
 from rokt_async._retry import (
     AMBIGUOUS,
     DEFINITE,
@@ -30,7 +31,6 @@ from rokt_async._retry import (
     THROTTLED,
     Failure,
     Retrier,
-    RetryBudget,
     classify,
 )
 from rokt_async._transport import parse_retry_after
