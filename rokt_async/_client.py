@@ -478,12 +478,10 @@ class RoktClient:
         """
         session = self._pool.session_for_call()
         defaults = self._defaults
-        sent = self._sent_headers
-        headers = (
-            {**sent, "rokt-session-id": session_id_header(session_id)}
-            if sent
-            else {"rokt-session-id": session_id_header(session_id)}
-        )
+        headers = {
+            **self._sent_headers,  # empty unless the session was passed in
+            "rokt-session-id": session_id_header(session_id),
+        }
         locale = locale or defaults.locale
         if locale is not None:
             headers["Accept-Language"] = check_header_value(

@@ -57,7 +57,7 @@ class _Wire(msgspec.Struct, rename="camel", omit_defaults=True, frozen=True, gc=
 
     def to_json(self) -> bytes:
         """The JSON body in Rokt's wire format (camelCase names)."""
-        return _ENCODER.encode(self)
+        return msgspec.json.encode(self)
 
 
 class _Request(_Wire, frozen=True):
@@ -84,9 +84,6 @@ class _Request(_Wire, frozen=True):
                 f"{cls.__name__}.from_json: {clip(message)}"
             ) from None
         return result
-
-
-_ENCODER: Final = msgspec.json.Encoder()
 
 
 def _builtins(value: object) -> object:

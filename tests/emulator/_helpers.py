@@ -22,12 +22,15 @@ from rokt_async import (
 if TYPE_CHECKING:
     import aiohttp
 
+    from rokt_async.emulator import Emulator
+
 KEY: Final = "emu-test-key"
 TAG: Final = "emu-test-tag"
 #: A fixed clock: 2023-11-14T22:13:20Z.
 T0: Final = 1_700_000_000.0
 TTL: Final = 600.0
 ENCODE: Final = msgspec.json.Encoder().encode
+ANY_JSON: Final = msgspec.json.Decoder()
 #: Where ``rokt_async`` is imported from, for child Python processes.
 SOURCE_ROOT: Final = Path(rokt_async.__file__).resolve().parent.parent
 
@@ -109,3 +112,16 @@ async def post(
         url, data=data, headers=rokt_headers() if headers is None else headers
     ) as response:
         return response.status, response.content_type, await response.read()
+
+
+async def admin(
+    http: aiohttp.ClientSession, emulator: Emulator, path: str, body: Any = None
+) -> tuple[int, Any]:
+    """POST (or GET without a body) an admin path; status and decoded JSON."""
+    url = f"{emulator.url}/_emulator/{path}"
+    if body is None:
+        async with http.get(url) as response:
+            return response.status, ANY_JSON.decode(await response.read())
+    data = body if isinstance(body, bytes) else ENCODE(body)
+    async with http.post(url, data=data) as response:
+        return response.status, ANY_JSON.decode(await response.read())

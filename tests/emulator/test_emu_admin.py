@@ -4,31 +4,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-import msgspec
 import pytest
 
-from tests.emulator._helpers import T0, TTL, confirm_quantity, post
+from tests.emulator._helpers import T0, TTL, admin, confirm_quantity, post
 
 if TYPE_CHECKING:
     import aiohttp
 
     from rokt_async.emulator import Emulator
 
-ANY_JSON = msgspec.json.Decoder()
 A_CONFIRM = confirm_quantity("cart-1", "order-1", parking=2)
-
-
-async def admin(
-    http: aiohttp.ClientSession, emulator: Emulator, path: str, body: Any = None
-) -> tuple[int, Any]:
-    """POST (or GET without a body) an admin path; status and decoded JSON."""
-    url = f"{emulator.url}/_emulator/{path}"
-    if body is None:
-        async with http.get(url) as response:
-            return response.status, ANY_JSON.decode(await response.read())
-    data = body if isinstance(body, bytes) else msgspec.json.encode(body)
-    async with http.post(url, data=data) as response:
-        return response.status, ANY_JSON.decode(await response.read())
 
 
 async def test_ledger_endpoint_reports_effects_and_stock(

@@ -27,7 +27,16 @@ from tests.emulator._emu import (
     release_request,
     reserve_request,
 )
-from tests.emulator._helpers import KEY, T0, TAG, TTL, post, rokt_headers
+from tests.emulator._helpers import (
+    ANY_JSON,
+    KEY,
+    T0,
+    TAG,
+    TTL,
+    admin,
+    post,
+    rokt_headers,
+)
 
 if TYPE_CHECKING:
     import aiohttp
@@ -35,7 +44,6 @@ if TYPE_CHECKING:
     from rokt_async.emulator import StockLine
     from rokt_async.emulator._schema import ConfirmedItem, ConfirmRequest
 
-ANY_JSON = msgspec.json.Decoder()
 KEY_SCARCE = effect_key("confirm", "cart-1", "scarce")
 
 
@@ -311,13 +319,7 @@ async def admin_resend(
     http: aiohttp.ClientSession, emulator: Emulator, body: Any = None
 ) -> tuple[int, Any]:
     """GET (no body) or POST /_emulator/resend; status and decoded JSON."""
-    url = f"{emulator.url}/_emulator/resend"
-    if body is None:
-        async with http.get(url) as response:
-            return response.status, ANY_JSON.decode(await response.read())
-    data = body if isinstance(body, bytes) else msgspec.json.encode(body)
-    async with http.post(url, data=data) as response:
-        return response.status, ANY_JSON.decode(await response.read())
+    return await admin(http, emulator, "resend", body)
 
 
 async def test_resend_endpoint_sets_mode_when_posted(
