@@ -69,7 +69,7 @@ def ladder(
     url: str, raw: aiohttp.ClientSession, client: RoktClient
 ) -> dict[str, Callable[[], Awaitable[None]]]:
     """The variants, baseline first; ``client`` must be open."""
-    session = client._pool.session  # private parts: a diagnostic of the internals
+    session = client._shared.session  # private parts: a diagnostic of the internals
     retrier = client._retrier
     policy = client._defaults.retry
     timeout = retrier._whole_attempt

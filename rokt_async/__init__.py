@@ -1,4 +1,4 @@
-"""rokt-async: an asyncio-native client for Rokt's Transactions API."""
+"""rokt-async: an asyncio-native client for Rokt's Transactions and Event APIs."""
 
 from ._budget import ClientStats
 from ._client import RoktClient
@@ -14,6 +14,7 @@ from ._config import (
     RetryPolicy,
     Timeouts,
 )
+from ._credentials import BasicCredentials, OAuthCredentials
 from ._errors import (
     APIError,
     AuthenticationError,
@@ -25,6 +26,7 @@ from ._errors import (
     ConnectError,
     ConnectionLostError,
     EventLoopMismatchError,
+    EventQueueFullError,
     ForkedProcessError,
     GatewayTimeoutError,
     NotFoundError,
@@ -41,6 +43,9 @@ from ._errors import (
     UnclosedClientWarning,
     UnprocessableEntityError,
 )
+from ._event_models import EVENTS_API_VERSION, Event
+from ._event_results import EventsResult, FailedBatch, UnprocessedEvent
+from ._event_sender import EventSender, EventSenderStats
 from ._models import (
     CancelRequest,
     ConfirmedItem,
@@ -60,6 +65,7 @@ from ._models import (
     ReserveResponse,
 )
 from ._retry import RetryEvent
+from ._timing import Timing
 from ._version import __version__
 
 __all__ = [
@@ -67,12 +73,14 @@ __all__ = [
     "DEFAULT_LIMITS",
     "DEFAULT_RETRY",
     "DEFAULT_TIMEOUTS",
+    "EVENTS_API_VERSION",
     "NO_RETRY",
     "NO_WAIT_RETRY",
     "STAGING_BASE_URL",
     "APIError",
     "AuthenticationError",
     "BadRequestError",
+    "BasicCredentials",
     "CancelRequest",
     "ClientClosedError",
     "ClientStateError",
@@ -87,10 +95,17 @@ __all__ = [
     "ConnectionLostError",
     "ErrorBody",
     "ErrorDetail",
+    "Event",
     "EventLoopMismatchError",
+    "EventQueueFullError",
+    "EventSender",
+    "EventSenderStats",
+    "EventsResult",
+    "FailedBatch",
     "ForkedProcessError",
     "GatewayTimeoutError",
     "NotFoundError",
+    "OAuthCredentials",
     "OutcomeUnknownError",
     "PermissionDeniedError",
     "PlacementsRequest",
@@ -114,9 +129,11 @@ __all__ = [
     "RoktError",
     "ServerError",
     "Timeouts",
+    "Timing",
     "TransportError",
     "UnclosedClientWarning",
     "UnprocessableEntityError",
+    "UnprocessedEvent",
     "__version__",
 ]
 

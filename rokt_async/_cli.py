@@ -23,6 +23,7 @@ PROG: Final = "rokt-async"
 COMMANDS: Final = {
     "bench": "load-test RoktClient against an emulator, then check its ledger",
     "emulator": "serve a local Rokt Transactions API emulator (Ctrl-C stops it)",
+    "outbox": "inspect, resolve and drain a durable outbox (status, list, work...)",
 }
 _EPILOG: Final = f"""\
 Run `{PROG} COMMAND --help` for a command's options. Each command is also
@@ -42,9 +43,16 @@ def _emulator(argv: Sequence[str]) -> int:
     return main(argv, prog=f"{PROG} emulator")
 
 
+def _outbox(argv: Sequence[str]) -> int:
+    from .outbox._cli import main
+
+    return main(argv, prog=f"{PROG} outbox")
+
+
 _RUN: Final[dict[str, Callable[[Sequence[str]], int]]] = {
     "bench": _bench,
     "emulator": _emulator,
+    "outbox": _outbox,
 }
 
 

@@ -1,15 +1,16 @@
-"""RoktClient: open/close and the endpoint methods; no HTTP details."""
+"""RoktClient: construction, open/close, views, and the one call path; no HTTP
+details (the endpoint methods are in ``_cart_calls``)."""
 
 from __future__ import annotations
 
 import logging
-import os
 import sys
 import warnings
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, Self, TypeVar, Unpack
 
 from . import _codec, _endpoints
+from ._cart_calls import CartCalls
 from ._config import (
     DEFAULT_BASE_URL,
     DEFAULT_LIMITS,
@@ -19,18 +20,21 @@ from ._config import (
     check_base_url,
     check_header_value,
 )
+from ._credentials import cart_key
 from ._errors import (
     ClientClosedError,
     ConfigurationError,
     RequestValidationError,
-    RoktError,
     UnclosedClientWarning,
 )
-from ._headers import Secret, fixed_headers, session_id_header
-from ._many import ResultHook, run_bounded
-from ._pool import Pool, State
+from ._event_calls import EventCalls, EventLink
+from ._event_models import EVENTS_API_VERSION
+from ._headers import fixed_headers, session_id_header
+from ._options import options_from_env
 from ._retry import Retrier, RetryHook
 from ._session import new_session
+from ._shared import SharedState, State
+from ._timing import SYSTEM_TIMING
 
 if TYPE_CHECKING:
     import ssl
@@ -41,18 +45,10 @@ if TYPE_CHECKING:
 
     from ._budget import ClientStats
     from ._config import PoolLimits, RetryPolicy, Timeouts
-    from ._models import (
-        CancelRequest,
-        ConfirmRequest,
-        ConfirmResponse,
-        PlacementsRequest,
-        ReleaseRequest,
-        ReleaseResponse,
-        ReserveRequest,
-        ReserveResponse,
-        _Request,
-    )
+    from ._credentials import EventCredentials
+    from ._models import _Request
     from ._options import ClientOptions
+    from ._timing import Timing
 
 __all__ = ["RoktClient"]
 
@@ -69,7 +65,7 @@ class _CallDefaults:
     retry: RetryPolicy
 
 
-class RoktClient:
+class RoktClient(CartCalls, EventCalls):
     """Async client for Rokt's Transactions API. One per process, opened once.
 
     Creating it needs no event loop; ``async with client:`` opens one pooled aiohttp
@@ -91,6 +87,13 @@ class RoktClient:
             private CA (``ssl.create_default_context(cafile=...)``). None keeps
             aiohttp's default: certificates and host names verified against the
             system's trust store.
+        event_credentials: ``BasicCredentials`` (``/v2/events``) or
+            ``OAuthCredentials`` (``/v1/events``) for ``send_events``; a client
+            given these alone, without api_key and tag_id, sends events only.
+        event_api_version: the Event API's ``Rokt-Version`` header.
+        timing: the clock, sleep and jitter retries use; the system's by default.
+            ``rokt_async.testing.FakeTiming`` makes retries instant and
+            deterministic in tests.
 
     Raises:
         ConfigurationError: an argument is unusable (bad URL, control characters in
@@ -101,16 +104,18 @@ class RoktClient:
         "__weakref__",
         "_base_url",
         "_defaults",
+        "_event_link",
         "_headers",
         "_is_view",
         "_limits",
         "_max_bytes",
-        "_pool",
         "_retrier",
         "_sent_headers",
+        "_shared",
         "_ssl",
         "_tag_id",
         "_timeouts",
+        "_timing",
         "_trace_configs",
         "_urls",
     )
@@ -118,8 +123,8 @@ class RoktClient:
     def __init__(
         self,
         *,
-        api_key: str,
-        tag_id: str,
+        api_key: str | None = None,
+        tag_id: str | None = None,
         base_url: str = DEFAULT_BASE_URL,
         locale: str | None = None,
         timeouts: Timeouts = DEFAULT_TIMEOUTS,
@@ -130,15 +135,34 @@ class RoktClient:
         on_retry: Iterable[RetryHook] = (),
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         ssl: ssl.SSLContext | None = None,
+        timing: Timing = SYSTEM_TIMING,
+        event_credentials: EventCredentials | None = None,
+        event_api_version: str = EVENTS_API_VERSION,
     ) -> None:
-        key = Secret(check_header_value("api_key", api_key, ConfigurationError))
-        self._tag_id = check_header_value("tag_id", tag_id, ConfigurationError)
+        key = cart_key(api_key, tag_id, event_credentials)
+        self._tag_id = tag_id
         if locale is not None:
             check_header_value("locale", locale, ConfigurationError)
         if max_response_bytes < 1:
             raise ConfigurationError("max_response_bytes must be >= 1")
         self._base_url = check_base_url(base_url)
-        self._urls = {e.name: self._base_url + e.path for e in _endpoints.ALL}
+        self._urls = (
+            {}
+            if key is None
+            else {e.name: self._base_url + e.path for e in _endpoints.CART}
+        )
+        self._event_link = (
+            None
+            if event_credentials is None
+            else EventLink(
+                event_credentials,
+                check_header_value(
+                    "event_api_version", event_api_version, ConfigurationError
+                ),
+                self._base_url,
+            )
+        )
+        self._timing = timing
         self._headers = fixed_headers(key, self._tag_id)
         # Headers each call adds itself: none when they are the defaults of the
         # session the client builds, all of them on a session passed in.
@@ -146,13 +170,14 @@ class RoktClient:
         self._timeouts = timeouts
         self._max_bytes = max_response_bytes
         self._defaults = _CallDefaults(locale=locale, timeout=None, retry=retry)
-        self._pool = Pool(session, _caller_outside_this_module())
+        self._shared = SharedState(session, _caller_outside_this_module())
         self._retrier = Retrier(
-            stats=self._pool.stats,
-            budget=self._pool.budget,
+            stats=self._shared.stats,
+            budget=self._shared.budget,
             hooks=tuple(on_retry),
             timeouts=timeouts,
             max_bytes=max_response_bytes,
+            timing=timing,
         )
         self._limits = limits
         self._ssl = ssl
@@ -163,25 +188,21 @@ class RoktClient:
 
     @classmethod
     def from_env(cls, **overrides: Unpack[ClientOptions]) -> RoktClient:
-        """Build a client from ``ROKT_API_KEY``, ``ROKT_TAG_ID`` and ``ROKT_BASE_URL``.
+        """Build a client from the environment: ``ROKT_API_KEY``, ``ROKT_TAG_ID``,
+        ``ROKT_BASE_URL``, and Event API credentials from ``ROKT_EVENT_PUBLIC_KEY``
+        with ``ROKT_EVENT_SECRET_KEY`` (Basic) or ``ROKT_EVENT_APP_ID`` with
+        ``ROKT_EVENT_APP_SECRET`` (OAuth).
 
         Keyword arguments are the constructor's (type-checked: a misspelt one is
-        an error), passed through, and win over the environment.
+        an error), passed through, and win over the environment. With event
+        credentials and neither ``ROKT_API_KEY`` nor ``ROKT_TAG_ID``, the client
+        sends events only.
 
         Raises:
-            ConfigurationError: ``ROKT_API_KEY`` or ``ROKT_TAG_ID`` is not set.
+            ConfigurationError: ``ROKT_API_KEY`` or ``ROKT_TAG_ID`` is not set (and
+                no event credentials are), or half an event key pair is set.
         """
-        env: dict[str, Any] = {}
-        for name, var in (("api_key", "ROKT_API_KEY"), ("tag_id", "ROKT_TAG_ID")):
-            if name not in overrides:
-                value = os.environ.get(var)
-                if not value:
-                    raise ConfigurationError(f"{var} is not set")
-                env[name] = value
-        base_url = os.environ.get("ROKT_BASE_URL")
-        if base_url and "base_url" not in overrides:
-            env["base_url"] = base_url
-        return cls(**{**env, **overrides})
+        return cls(**options_from_env(overrides))
 
     def with_options(
         self,
@@ -227,19 +248,19 @@ class RoktClient:
         await self.close()
 
     async def open(self) -> None:
-        """Open the pool on the running loop. ``async with client`` calls this.
+        """Open the connection pool on the running loop (``async with`` does this).
 
         Raises:
             ClientClosedError: the client was opened before; clients are not reopened.
         """
-        pool = self._pool
+        shared = self._shared
         if self._is_view:
             raise ClientClosedError("a with_options() view is opened by its client")
-        if pool.state is not State.UNOPENED:
+        if shared.state is not State.UNOPENED:
             raise ClientClosedError(
-                f"RoktClient is {pool.state.value}; create a new client instead"
+                f"RoktClient is {shared.state.value}; create a new client instead"
             )
-        session = pool.session
+        session = shared.session
         if session is None:
             session = new_session(
                 timeouts=self._timeouts,
@@ -248,37 +269,45 @@ class RoktClient:
                 trace_configs=self._trace_configs,
                 ssl=self._ssl,
             )
-        pool.mark_open(session)
+        shared.mark_open(session)
 
     async def close(self) -> None:
         """Close the pool if this client built it. Idempotent; no-op on a view."""
         if self._is_view:
             return
-        pool = self._pool
-        session, pool.session = pool.session, None
-        pool.state = State.CLOSED
-        if session is not None and pool.owns_session and not session.closed:
+        shared = self._shared
+        session, shared.session = shared.session, None
+        shared.state = State.CLOSED
+        link = self._event_link
+        if link is not None and link.tokens is not None:
+            link.tokens.close()  # a token request still in flight
+        if session is not None and shared.owns_session and not session.closed:
             await session.close()
 
     @property
     def is_closed(self) -> bool:
         """True once the client was closed."""
-        return self._pool.state is State.CLOSED
+        return self._shared.state is State.CLOSED
+
+    @property
+    def retry_policy(self) -> RetryPolicy:
+        """The retry policy calls through this client (or view) use."""
+        return self._defaults.retry
 
     @property
     def stats(self) -> ClientStats:
         """A snapshot of the client-wide counters (calls, attempts, retries...)."""
-        return self._pool.stats.snapshot(self._pool.budget)
+        return self._shared.stats.snapshot(self._shared.budget)
 
     def __repr__(self) -> str:
         view = " view" if self._is_view else ""
         return (
             f"<RoktClient{view} base_url={self._base_url!r} tag_id={self._tag_id!r}"
-            f" state={self._pool.state.value}>"
+            f" state={self._shared.state.value}>"
         )
 
     def __del__(self, _warn: Any = warnings.warn) -> None:
-        pool = getattr(self, "_pool", None)
+        pool = getattr(self, "_shared", None)
         if (
             pool is None
             or getattr(self, "_is_view", True)
@@ -297,171 +326,6 @@ class RoktClient:
         )
         pool.abandon()
 
-    # --- endpoints ----------------------------------------------------------------
-
-    async def reserve_cart(
-        self,
-        request: ReserveRequest,
-        *,
-        session_id: str | None = None,
-        locale: str | None = None,
-        timeout: float | None = None,
-    ) -> ReserveResponse:
-        """Hold stock and lock prices until the reservation expires.
-
-        Not retried after an ambiguous failure unless the policy allows it: a
-        duplicate reserve holds stock until it expires.
-
-        Raises:
-            APIError: Rokt refused (see ``.status`` and ``.body.errors``).
-            TransportError: no usable answer.
-            ResponseDecodeError: a 2xx whose body is not a reserve answer.
-        """
-        return await self._post(
-            _endpoints.RESERVE, request, session_id, locale, timeout
-        )
-
-    async def confirm_cart(
-        self,
-        request: ConfirmRequest,
-        *,
-        session_id: str | None = None,
-        locale: str | None = None,
-        timeout: float | None = None,
-    ) -> ConfirmResponse:
-        """Confirm a completed purchase. Retries resend byte-identical bodies.
-
-        A 200 can carry failed items: check ``response.failed_items``.
-
-        Raises:
-            APIError: Rokt refused (see ``.status`` and ``.body.errors``).
-            OutcomeUnknownError: retries ran out after an ambiguous failure; send the
-                same request again to reconcile.
-            TransportError: no usable answer.
-            ResponseDecodeError: a 2xx whose body is not a confirm answer.
-        """
-        return await self._post(
-            _endpoints.CONFIRM, request, session_id, locale, timeout
-        )
-
-    async def release_cart(
-        self,
-        request: ReleaseRequest,
-        *,
-        session_id: str | None = None,
-        locale: str | None = None,
-        timeout: float | None = None,
-    ) -> ReleaseResponse:
-        """Give reserved items back before their reservation expires.
-
-        Raises:
-            APIError: Rokt refused (see ``.status`` and ``.body.errors``).
-            OutcomeUnknownError: retries ran out after an ambiguous failure.
-            TransportError: no usable answer.
-            ResponseDecodeError: a 2xx whose body is not a release answer.
-        """
-        return await self._post(
-            _endpoints.RELEASE, request, session_id, locale, timeout
-        )
-
-    async def cancel_confirmation(
-        self,
-        request: CancelRequest,
-        *,
-        session_id: str | None = None,
-        locale: str | None = None,
-        timeout: float | None = None,
-    ) -> None:
-        """Cancel one confirmed item; returns when Rokt accepted the cancellation.
-
-        Raises:
-            APIError: Rokt refused (see ``.status`` and ``.body.errors``).
-            OutcomeUnknownError: retries ran out after an ambiguous failure.
-            TransportError: no usable answer.
-        """
-        await self._post(_endpoints.CANCEL, request, session_id, locale, timeout)
-
-    async def any_placements(
-        self,
-        request: PlacementsRequest,
-        *,
-        session_id: str | None = None,
-        locale: str | None = None,
-        timeout: float | None = None,
-    ) -> bool:
-        """True when Rokt has any placement worth showing for this page and locale.
-
-        Its deadline is short by default (1.5 s): treat any error as "no upsell".
-
-        Raises:
-            APIError: Rokt refused (see ``.status`` and ``.body.errors``).
-            TransportError: no usable answer.
-            ResponseDecodeError: a 2xx whose body is not a placements answer.
-        """
-        response = await self._post(
-            _endpoints.PLACEMENTS, request, session_id, locale, timeout
-        )
-        return bool(response.result)
-
-    # --- bounded fan-out ------------------------------------------------------------
-
-    async def confirm_many(
-        self,
-        requests: Iterable[ConfirmRequest | tuple[ConfirmRequest, str]],
-        *,
-        concurrency: int = 64,
-        timeout: float | None = None,
-        on_result: ResultHook[ConfirmResponse] | None = None,
-    ) -> list[ConfirmResponse | RoktError]:
-        """Confirm many carts with at most ``concurrency`` calls in flight.
-
-        Args:
-            requests: confirms, or ``(confirm, session_id)`` pairs to send each one
-                with its shopper's ``rokt-session-id``.
-            concurrency: calls in flight at most.
-            timeout: each call's deadline (None: the policy's).
-            on_result: called as ``on_result(index, outcome)`` the moment each
-                call ends, so what finished is known even if the fan-out is
-                cancelled part-way. An exception it raises cancels the rest.
-
-        Returns:
-            One entry per request, in input order: the response, or the ``RoktError``
-            that request ended in. One failure never cancels the others; cancelling
-            the caller cancels every call still running.
-        """
-        return await run_bounded(
-            lambda request, sid: self.confirm_cart(
-                request, session_id=sid, timeout=timeout
-            ),
-            requests,
-            concurrency,
-            on_result,
-        )
-
-    async def release_many(
-        self,
-        requests: Iterable[ReleaseRequest | tuple[ReleaseRequest, str]],
-        *,
-        concurrency: int = 64,
-        timeout: float | None = None,
-        on_result: ResultHook[ReleaseResponse] | None = None,
-    ) -> list[ReleaseResponse | RoktError]:
-        """Release many carts with at most ``concurrency`` calls in flight.
-
-        Takes the same arguments as ``confirm_many``.
-
-        Returns:
-            One entry per request, in input order: the response or its ``RoktError``.
-        """
-        return await run_bounded(
-            lambda request, sid: self.release_cart(
-                request, session_id=sid, timeout=timeout
-            ),
-            requests,
-            concurrency,
-            on_result,
-        )
-
     # --- the one path behind every endpoint ---------------------------------------
 
     def _post(
@@ -476,7 +340,7 @@ class RoktClient:
 
         Checks run when the endpoint method is awaited, before anything is sent.
         """
-        session = self._pool.session_for_call()
+        session = self._shared.session_for_call()
         defaults = self._defaults
         headers = {
             **self._sent_headers,  # empty unless the session was passed in
@@ -491,18 +355,47 @@ class RoktClient:
             timeout = defaults.timeout
         elif not timeout > 0:
             raise RequestValidationError("timeout must be > 0")
+        try:
+            url = self._urls[endpoint.name]
+        except KeyError:
+            raise ConfigurationError(
+                f"{endpoint.name} needs api_key and tag_id; this client was built"
+                " for events only (event_credentials without them)"
+            ) from None
         # Encoded once: every attempt sends these same bytes.
         payload = _codec.ENCODER.encode(request)
         return self._retrier.call(
+            session, endpoint, url, request, payload, headers, defaults.retry, timeout
+        )
+
+    def _call(
+        self,
+        endpoint: _endpoints.Endpoint[T],
+        url: str,
+        request: _Request,
+        payload: bytes,
+        headers: dict[str, str],
+        timeout: float | None,
+    ) -> Coroutine[Any, Any, T]:
+        """An encoded call with its own headers (the Event API's) through the
+        same retry layer, budget and counters as every endpoint."""
+        session = self._shared.session_for_call()
+        defaults = self._defaults
+        if self._sent_headers:  # a session passed in: its headers, ours on top
+            headers = {**self._sent_headers, **headers}
+        return self._retrier.call(
             session,
             endpoint,
-            self._urls[endpoint.name],
+            url,
             request,
             payload,
             headers,
             defaults.retry,
-            timeout,
+            defaults.timeout if timeout is None else timeout,
         )
+
+    def _clock(self) -> float:
+        return self._timing.clock()
 
 
 def _caller_outside_this_module() -> str:

@@ -11,9 +11,11 @@ from typing import Final, TypeVar
 import msgspec
 
 from ._errors import ResponseDecodeError, clip
+from ._event_models import EventsAnswer, EventsErrorBody, TokenAnswer
 from ._models import (
     ConfirmResponse,
     ErrorBody,
+    ErrorDetail,
     PlacementsResponse,
     ReleaseResponse,
     ReserveResponse,
@@ -27,7 +29,10 @@ RESERVE: Final = msgspec.json.Decoder(ReserveResponse, strict=False)
 CONFIRM: Final = msgspec.json.Decoder(ConfirmResponse, strict=False)
 RELEASE: Final = msgspec.json.Decoder(ReleaseResponse, strict=False)
 PLACEMENTS: Final = msgspec.json.Decoder(PlacementsResponse, strict=False)
+EVENTS: Final = msgspec.json.Decoder(EventsAnswer, strict=False)
+TOKEN: Final = msgspec.json.Decoder(TokenAnswer, strict=False)
 _ERROR_BODY: Final = msgspec.json.Decoder(ErrorBody, strict=False)
+_EVENTS_ERROR_BODY: Final = msgspec.json.Decoder(EventsErrorBody, strict=False)
 
 
 def decode_ok(data: bytes, decoder: msgspec.json.Decoder[T], status: int) -> T:
@@ -57,14 +62,17 @@ def decode_answer(
     body: bytes | None,
     decoder: msgspec.json.Decoder[T] | None,
     max_bytes: int,
+    empty: T | None = None,
 ) -> T:
     """The typed answer of a 2xx; None where no body is documented (``decoder``
-    None, and then ``T`` is None).
+    None, and then ``T`` is None); ``empty`` for an empty body when given.
 
     ``body`` is None when it was larger than ``max_bytes``.
     """
     if decoder is None:
         return None  # type: ignore[return-value]  # T is None for such endpoints
+    if empty is not None and body == b"":
+        return empty
     if body is None:
         raise ResponseDecodeError(
             f"HTTP {status} body is larger than {max_bytes} bytes", status=status
@@ -77,8 +85,24 @@ def parse_error_body(data: bytes) -> ErrorBody | None:
     if not data:
         return None
     try:
-        return _ERROR_BODY.decode(data)
+        body = _ERROR_BODY.decode(data)
     # msgspec's DecodeError and ValidationError, and UnicodeDecodeError for a
     # string that is not UTF-8, are all ValueErrors: the status still classifies.
     except (ValueError, RecursionError):
         return None
+    if body.description or body.errors:
+        return body
+    return _events_error_body(data) or body
+
+
+def _events_error_body(data: bytes) -> ErrorBody | None:
+    """The Event API's ``{"data": {"code", "message"}}`` as an ``ErrorBody``:
+    ``description`` is the message, ``errors`` one detail with both."""
+    try:
+        problem = _EVENTS_ERROR_BODY.decode(data).data
+    except (ValueError, RecursionError):
+        return None
+    if problem is None or not (problem.code or problem.message):
+        return None
+    detail = ErrorDetail(code=problem.code, message=problem.message)
+    return ErrorBody(description=problem.message, errors=(detail,))

@@ -48,6 +48,8 @@ DEFAULT_DEADLINES: Final[Mapping[str, float]] = MappingProxyType(
         "confirm": 20.0,
         "release": 10.0,
         "cancel": 20.0,
+        "events": 10.0,
+        "token": 10.0,
     }
 )
 
@@ -61,26 +63,27 @@ def _positive(owner: object, name: str, value: float) -> None:
 class Timeouts:
     """Per-attempt limits below the call's deadline.
 
-    An attempt lasts at most ``connect + read`` seconds, and never past the call's
+    An attempt lasts at most ``connect + response`` seconds, and never past the call's
     deadline (``RetryPolicy.deadlines`` or the per-call ``timeout=``).
 
     Args:
         connect: waiting for a pooled connection plus TCP/TLS connect.
-        read: time for the answer once connected (Rokt's bodies are small, so
-            this is the server's think time).
+        response: once connected, the time to send the request and receive the
+            whole answer (one timer, not a gap between reads: Rokt's bodies are
+            small, so this is mostly the server's think time).
     """
 
     connect: float = 3.0
-    read: float = 10.0
+    response: float = 10.0
 
     def __post_init__(self) -> None:
         _positive(self, "connect", self.connect)
-        _positive(self, "read", self.read)
+        _positive(self, "response", self.response)
 
     @property
     def attempt_limit(self) -> float:
-        """The longest one attempt may take: ``connect + read``."""
-        return self.connect + self.read
+        """The longest one attempt may take: ``connect + response``."""
+        return self.connect + self.response
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

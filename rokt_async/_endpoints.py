@@ -1,4 +1,4 @@
-"""The Transactions API operations: path, response decoder and retry facts.
+"""The API's operations: path, response decoder and retry facts.
 
 One table describes each operation, so the client's methods stay three lines each
 and the retry layer reads what makes an operation safe to repeat from here.
@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar
 
 from . import _codec
+from ._event_models import EventsAnswer
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -17,6 +18,7 @@ if TYPE_CHECKING:
     import msgspec
 
     from ._config import RetryPolicy
+    from ._event_models import TokenAnswer
     from ._models import (
         ConfirmResponse,
         PlacementsResponse,
@@ -45,6 +47,7 @@ class Endpoint(Generic[T]):
             identifiers make a resend the same operation. Asked only after an
             ambiguous failure, never on the happy path.
         identifiers: the request's identifying fields, for OutcomeUnknownError.
+        empty: what an empty 2xx body means, or None when it is an error.
     """
 
     name: str
@@ -53,6 +56,7 @@ class Endpoint(Generic[T]):
     changes_state: bool
     unsafe_resend: Callable[[_Request, RetryPolicy], str | None]
     identifiers: Callable[[_Request], dict[str, str]]
+    empty: T | None = None
 
 
 def _fields(*names: str) -> Callable[[_Request], dict[str, str]]:
@@ -151,6 +155,46 @@ PLACEMENTS: Final[Endpoint[PlacementsResponse]] = Endpoint(
     identifiers=_fields("cart_id", "page_identifier"),
 )
 
+
+def _no_identifiers(request: _Request) -> dict[str, str]:
+    return {}
+
+
+def _event_ids(request: _Request) -> dict[str, str]:
+    events = getattr(request, "events", ())
+    return {
+        "account_id": str(getattr(request, "account_id", "")),
+        "events": str(len(events)),
+    }
+
+
+#: Events are repeatable: ``/v1`` by the batch's Idempotency-Key (a repeat is a
+#: 409), ``/v2`` by each ``clientEventId`` (at least once). An empty 2xx body is
+#: an accepted batch.
+def _events(path: str) -> Endpoint[EventsAnswer]:
+    return Endpoint(
+        name="events",
+        path=path,
+        decoder=_codec.EVENTS,
+        changes_state=True,
+        unsafe_resend=_always_safe,
+        identifiers=_event_ids,
+        empty=EventsAnswer(),
+    )
+
+
+EVENTS_V1: Final = _events("/v1/events")
+EVENTS_V2: Final = _events("/v2/events")
+#: A token request changes nothing: safe to repeat.
+TOKEN: Final[Endpoint[TokenAnswer]] = Endpoint(
+    name="token",
+    path="/auth/oauth2/token",
+    decoder=_codec.TOKEN,
+    changes_state=False,
+    unsafe_resend=_always_safe,
+    identifiers=_no_identifiers,
+)
+
 #: Every operation the client has, by name: ``RetryPolicy.deadlines`` keys must
 #: be among these (``_config.ENDPOINT_NAMES`` lists them; a test holds the two
 #: together).
@@ -160,4 +204,9 @@ ALL: Final[tuple[Endpoint[Any], ...]] = (
     RELEASE,
     CANCEL,
     PLACEMENTS,
+    EVENTS_V1,
+    EVENTS_V2,
+    TOKEN,
 )
+#: The cart, confirmation and placements operations (those with an api_key).
+CART: Final[tuple[Endpoint[Any], ...]] = ALL[:5]

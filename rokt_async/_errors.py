@@ -56,6 +56,7 @@ __all__ = [
     "ConnectError",
     "ConnectionLostError",
     "EventLoopMismatchError",
+    "EventQueueFullError",
     "ForkedProcessError",
     "GatewayTimeoutError",
     "NotFoundError",
@@ -118,6 +119,11 @@ class EventLoopMismatchError(ClientStateError):
 
 class ForkedProcessError(ClientStateError):
     """The client was opened in a parent process and used in a forked child."""
+
+
+class EventQueueFullError(RoktError):
+    """The background event sender holds ``max_queue`` events not yet delivered;
+    the event was not added (nothing is dropped silently)."""
 
 
 class TransportError(RoktError):
@@ -219,6 +225,13 @@ _HINTS: Final[Mapping[int, str]] = {
     403: "check tag_id: this api_key may not act for it",
     404: "no such endpoint: check base_url (the host's root, without /v1)",
 }
+#: The same for the Event API and its token endpoint.
+_EVENT_HINTS: Final[Mapping[int, str]] = {
+    401: "check event_credentials: Rokt did not accept them",
+    403: "check account_id: these event_credentials may not act for it",
+    404: "no such endpoint: check base_url (the host's root, without /v1)",
+}
+_EVENT_PATHS: Final = ("/events", "/oauth2/token")
 _MOST_DETAILS: Final = 5
 
 
@@ -237,7 +250,8 @@ def _describe(
         if more > 0:
             details.append(f"{more} more")
         text += f" [{'; '.join(details)}]"
-    hint = _HINTS.get(status)
+    hints = _EVENT_HINTS if path and path.endswith(_EVENT_PATHS) else _HINTS
+    hint = hints.get(status)
     if hint is not None:
         text += f"; {hint}"
     if request_id:

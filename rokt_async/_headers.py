@@ -21,11 +21,19 @@ class Secret(str):
         return "'***'"
 
 
-def fixed_headers(key: Secret, tag_id: str) -> dict[str, str]:
-    """The headers that are the same on every call of one client."""
+def fixed_headers(key: Secret | None, tag_id: str | None) -> dict[str, str]:
+    """The headers that are the same on every call of one client (an events-only
+    client has no ``rokt-api-key`` and ``rokt-tag-id``)."""
+    cart = (
+        {}
+        if key is None or tag_id is None
+        else {
+            "rokt-api-key": key,
+            "rokt-tag-id": tag_id,
+        }
+    )
     return {
-        "rokt-api-key": key,
-        "rokt-tag-id": tag_id,
+        **cart,
         "Content-Type": "application/json",
         "Accept": "application/json",
         # Rokt's answers are a few hundred bytes: compression would save nothing

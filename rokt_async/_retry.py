@@ -33,6 +33,7 @@ from ._errors import (
 )
 from ._hedge import hedged
 from ._session import client_timeout
+from ._timing import SystemTiming
 from ._transport import post_once
 
 if TYPE_CHECKING:
@@ -44,6 +45,7 @@ if TYPE_CHECKING:
     from ._config import RetryPolicy, Timeouts
     from ._endpoints import Endpoint
     from ._models import _Request
+    from ._timing import Timing
 
 
 T = TypeVar("T")
@@ -150,9 +152,7 @@ class Retrier:
         hooks: tuple[RetryHook, ...],
         timeouts: Timeouts,
         max_bytes: int,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-        rng: Callable[[], float] = random.random,
-        clock: Callable[[], float] | None = None,
+        timing: Timing,
     ) -> None:
         self._stats = stats
         self._budget = budget
@@ -161,11 +161,17 @@ class Retrier:
         self._max_bytes = max_bytes
         #: Built once: most first attempts have more time left than one may use.
         self._whole_attempt = client_timeout(timeouts, None)
-        self._sleep = sleep
-        self._random = rng
-        # time.monotonic is the clock asyncio's loop keeps; asking the running loop
-        # for it would cost a getpid() system call per call.
-        self._clock = clock or time.monotonic
+        if type(timing) is SystemTiming:
+            # The functions themselves, one call less each: time.monotonic is the
+            # clock asyncio's loop keeps (asking the running loop for it would
+            # cost a getpid() system call per call).
+            self._sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+            self._random: Callable[[], float] = random.random
+            self._clock: Callable[[], float] = time.monotonic
+        else:
+            self._sleep = timing.sleep
+            self._random = timing.random
+            self._clock = timing.clock
 
     async def call(
         self,
@@ -282,7 +288,9 @@ class Retrier:
                 status, body = answer
                 if _log.isEnabledFor(logging.DEBUG):
                     _log.debug("POST %s -> %d (attempt %d)", url, status, attempt)
-                return decode_answer(status, body, endpoint.decoder, self._max_bytes)
+                return decode_answer(
+                    status, body, endpoint.decoder, self._max_bytes, endpoint.empty
+                )
         except asyncio.CancelledError:
             # The caller gave up (a shopper's browser went away): nothing this call
             # paid for may stay spent, or cancellations alone would drain the bucket.

@@ -27,6 +27,9 @@ Fixtures:
 - ``rokt_emulator_session``: the session's emulator itself, never reset for you,
   for module- or session-scoped fixtures.
 
+Deterministic retries: ``RoktClient(..., timing=FakeTiming())`` (also exported
+here) makes backoff waits instant and recorded, and fixes the jitter.
+
 Session-wide settings, in the ini file; they build the session's emulator:
 
 - ``rokt_emulator_api_key``, ``rokt_emulator_tag_id``: the credentials it accepts
@@ -77,18 +80,22 @@ from ._testing_config import (
     plugin_state,
     register_markers,
 )
+from ._timing import FakeTiming
 from .emulator import RESEND_MODES, Emulator
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 
 __all__ = [
+    "FakeTiming",
     "RoktClientFactory",
     "rokt_client",
     "rokt_client_factory",
     "rokt_emulator",
     "rokt_emulator_session",
 ]
+
+FakeTiming.__module__ = __name__  # shown as rokt_async.testing.FakeTiming
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -235,7 +242,7 @@ def _client_for(emulator: Emulator, site: str, **overrides: Any) -> RoktClient:
     }
     client = RoktClient(**options)
     # Name the partner's line, not ours, in leak warnings and loop-mismatch errors.
-    client._pool.created_at = site
+    client._shared.created_at = site
     return client
 
 
@@ -250,7 +257,7 @@ def _close_on(loop: asyncio.AbstractEventLoop, client: RoktClient) -> None:
     if loop.is_closed():
         raise RuntimeError(
             f"rokt_client_factory cannot close the RoktClient created at"
-            f" {client._pool.created_at}: its event loop is already closed; close"
+            f" {client._shared.created_at}: its event loop is already closed; close"
             " it yourself before its loop ends"
         )
     if loop.is_running():  # a loop on another thread

@@ -9,15 +9,31 @@ from __future__ import annotations
 import argparse
 import os
 import textwrap
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 from urllib.parse import urlsplit
 
 from .._config import is_loopback_host
-from ..emulator import ALL_ENDPOINTS, FAULT_KINDS
+from ..emulator import FAULT_KINDS
+from ._args import (
+    MAX_SECONDS,
+    Options,
+    account_id,
+    faults,
+    mix,
+    positive_int,
+    seconds,
+)
+from ._events import (
+    DEFAULT_ACCOUNT_ID,
+    EMULATOR_EVENT_CREDENTIALS,
+    EVENT_ENV,
+    EVENT_MODES,
+    OAUTH,
+    OFF,
+)
+from ._outbox_store import DEFAULT_CONFIRMS, MAX_CONFIRMS, STORES, choose_store
 from ._procs import has_uvloop
-from ._target import DEFAULT_FAULT_PARAMS, FaultRate
 from ._verdict import EXIT_HELP, EXIT_USAGE
 
 if TYPE_CHECKING:
@@ -37,150 +53,49 @@ __all__ = [
 PROG: Final = "rokt-async bench"
 
 MAX_FLOWS: Final = 10_000_000
-MAX_SECONDS: Final = 3600.0
 DEFAULT_SECONDS: Final = 300.0
 DEFAULT_DURATION: Final = 10.0
 DEFAULT_WARMUP_SECONDS: Final = 3.0
 MAX_CONCURRENCY: Final = 4096
 MAX_PROCESSES: Final = 64
-#: Endpoints a ``--faults`` entry may name (``*`` is every endpoint).
-FAULT_ENDPOINTS: Final = (ALL_ENDPOINTS, "placements", "reserve", "confirm", "release")
 
 _EPILOG: Final = """\
 faults: comma-separated KIND=RATE entries, each applied to every endpoint the
 flows call, or ENDPOINT:KIND=RATE for one endpoint (placements, reserve,
-confirm, release). A RATE is the seeded share of requests that get the
-fault, e.g. 504_before=0.02,confirm:504_after=0.01. KIND is one of:
+confirm, release, events, token). A RATE is the seeded share of requests that
+get the fault, e.g. 504_before=0.02,confirm:504_after=0.01. KIND is one of:
 {kinds}.
-delay waits up to 100 ms; 503_retry_after asks for 1 s.
+delay waits up to 100 ms; 503_retry_after asks for 1 s. events:unprocessed=RATE
+answers a share of event batches 200 with every event an unprocessed record.
 
 A reserve that fails ambiguously (504, reset) is not retried by default, so
 faults on reserve show up as failed flows; confirm and release are retried with
 byte-identical bodies, and the ledger check proves no cart line is bought twice.
 
+Each confirmed order also sends one conversion event through the client's
+background event sender: --events oauth (the default) sends to /v1/events with a
+token and an Idempotency-Key per batch, so the ledger must show each event
+applied once; --events basic sends to /v2/events (at least once: duplicates
+allowed, none lost); --events off sends none.
+
 With --base-url, the API key and tag id come from ROKT_API_KEY and ROKT_TAG_ID
-(an emulator's defaults, test-key and test-tag, on a loopback host when unset).
+(an emulator's defaults, test-key and test-tag, on a loopback host when unset),
+and the event credentials from ROKT_EVENT_APP_ID and ROKT_EVENT_APP_SECRET
+(oauth) or ROKT_EVENT_PUBLIC_KEY and ROKT_EVENT_SECRET_KEY (basic), with the
+emulator's defaults on a loopback host when unset. No secret is ever printed.
 --json PATH writes the results as JSON: docs/bench-json.md describes the fields.
 
+--outbox sqlite|postgres adds a phase after the flows, on one client at
+--concurrency: --outbox-confirms carts (2,000) confirmed directly, and as many
+put with outbox.put_confirm and drained by outbox.worker(client,
+concurrency=...). It reports put latency, drain and direct confirms/s and their
+ratio (target >= 0.7x on SQLite: printed, never part of the exit status).
+sqlite is a temporary file, removed after, unless --outbox-url
+sqlite:///PATH names one; postgres needs --outbox-url postgresql://... on a
+loopback host and the postgres extra. A job put that does not end done,
+failed or unknown fails the run (exit 1).
+
 {exit_help}"""
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Options:
-    """A validated command line. ``api_key`` is never shown in a repr."""
-
-    flows: int | None
-    duration: float | None
-    time_limit: float
-    warmup: int
-    warmup_seconds: float
-    concurrency: int
-    processes: int
-    mix: dict[str, float]
-    faults: tuple[FaultRate, ...]
-    base_url: str | None
-    api_key: str | None = field(repr=False)
-    tag_id: str | None
-    use_uvloop: bool
-    json_path: str | None
-    seed: int
-    quiet: bool
-
-    @property
-    def release_share(self) -> float:
-        """Share of flows that release instead of confirming."""
-        return self.mix["release"]
-
-    def fault_specs(self) -> list[str]:
-        """The faults as the user wrote them, for the report."""
-        return [
-            f"{f.kind}={f.rate:g}"
-            if f.endpoint == ALL_ENDPOINTS
-            else f"{f.endpoint}:{f.kind}={f.rate:g}"
-            for f in self.faults
-        ]
-
-
-def _mix(text: str) -> dict[str, float]:
-    shares: dict[str, float] = {}
-    for pair in filter(None, (p.strip() for p in text.split(","))):
-        name, sep, value = pair.partition("=")
-        name = name.strip()
-        if not sep or name not in ("confirm", "release"):
-            raise argparse.ArgumentTypeError(
-                f"expected confirm=SHARE,release=SHARE, got {pair!r}"
-            )
-        try:
-            share = float(value)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{name}: not a number") from None
-        if not 0.0 <= share <= 1.0:
-            raise argparse.ArgumentTypeError(f"{name}={share}: use a share in [0, 1]")
-        shares[name] = share
-    if not shares:
-        raise argparse.ArgumentTypeError("give confirm=SHARE and/or release=SHARE")
-    if "confirm" not in shares:
-        shares["confirm"] = 1.0 - shares["release"]
-    if "release" not in shares:
-        shares["release"] = 1.0 - shares["confirm"]
-    if abs(shares["confirm"] + shares["release"] - 1.0) > 1e-9:
-        raise argparse.ArgumentTypeError("the confirm and release shares must add to 1")
-    return {"confirm": shares["confirm"], "release": shares["release"]}
-
-
-def _faults(text: str) -> tuple[FaultRate, ...]:
-    faults: list[FaultRate] = []
-    totals: dict[str, float] = {}
-    for entry in filter(None, (e.strip() for e in text.split(","))):
-        target, sep, value = entry.partition("=")
-        endpoint, colon, kind = target.rpartition(":")
-        endpoint = endpoint if colon else ALL_ENDPOINTS
-        if not sep or kind not in FAULT_KINDS:
-            raise argparse.ArgumentTypeError(
-                f"expected [ENDPOINT:]KIND=RATE with KIND one of"
-                f" {', '.join(sorted(FAULT_KINDS))}; got {entry!r}"
-            )
-        if endpoint not in FAULT_ENDPOINTS:
-            raise argparse.ArgumentTypeError(
-                f"{endpoint!r}: use one of {', '.join(FAULT_ENDPOINTS)}"
-            )
-        try:
-            rate = float(value)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{entry!r}: not a number") from None
-        if not 0.0 <= rate <= 1.0:
-            raise argparse.ArgumentTypeError(f"{entry!r}: use a rate in [0, 1]")
-        totals[endpoint] = totals.get(endpoint, 0.0) + rate
-        params = dict(DEFAULT_FAULT_PARAMS.get(kind, {}))
-        faults.append(FaultRate(endpoint, kind, rate, params))
-    shared = totals.get(ALL_ENDPOINTS, 0.0)
-    for endpoint, total in totals.items():
-        own = 0.0 if endpoint == ALL_ENDPOINTS else total
-        if own + shared > 1.0 + 1e-9:
-            raise argparse.ArgumentTypeError(
-                f"fault rates for {endpoint} add up to more than 1"
-            )
-    return tuple(faults)
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
-    return value
-
-
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 0.0 < value <= MAX_SECONDS:
-        raise argparse.ArgumentTypeError(f"{value} must be in (0, {MAX_SECONDS:g}]")
-    return value
 
 
 def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
@@ -204,20 +119,20 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     add = parser.add_argument
     amount = parser.add_mutually_exclusive_group()
     amount.add_argument(
-        "--flows", type=_positive_int, help=f"measured flows to run (<= {MAX_FLOWS:,})"
+        "--flows", type=positive_int, help=f"measured flows to run (<= {MAX_FLOWS:,})"
     )
     amount.add_argument(
         "--duration",
-        type=_seconds,
+        type=seconds,
         help=f"seconds of measured load (default {DEFAULT_DURATION:g})",
     )
     add(
         "--max-seconds",
-        type=_seconds,
+        type=seconds,
         default=DEFAULT_SECONDS,
         help="hard cap on the run's wall time, warm-up included (default 300)",
     )
-    add("--concurrency", type=_positive_int, default=64, help="flows in flight (64)")
+    add("--concurrency", type=positive_int, default=64, help="flows in flight (64)")
     add(
         "--warmup",
         type=int,
@@ -233,11 +148,25 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     )
     add(
         "--mix",
-        type=_mix,
+        type=mix,
         default={"confirm": 0.8, "release": 0.2},
         help="shares of flows that confirm or release (confirm=0.8,release=0.2)",
     )
-    add("--faults", type=_faults, default=(), help="fault rates (see below)")
+    add("--faults", type=faults, default=(), help="fault rates (see below)")
+    add(
+        "--events",
+        choices=EVENT_MODES,
+        default=OAUTH,
+        help="a conversion event per confirmed order, sent with OAuth credentials"
+        " to /v1/events (oauth, the default), with a Basic key pair to /v2/events"
+        " (basic), or not at all (off)",
+    )
+    add(
+        "--account-id",
+        type=account_id,
+        default=DEFAULT_ACCOUNT_ID,
+        help=f"the Rokt account the events are for ({DEFAULT_ACCOUNT_ID})",
+    )
     where = parser.add_mutually_exclusive_group()
     where.add_argument(
         "--emulator",
@@ -254,7 +183,7 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     add("--uvloop", action="store_true", help="run the client on uvloop")
     add(
         "--processes",
-        type=_positive_int,
+        type=positive_int,
         default=1,
         help="client processes sharing the load, each with its own pool (1)",
     )
@@ -263,6 +192,26 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
         dest="json_path",
         metavar="PATH",
         help="write results as JSON (its folder must exist)",
+    )
+    add(
+        "--outbox",
+        choices=STORES,
+        help="also put and drain confirms through the outbox on this store, next"
+        " to direct confirms (see below)",
+    )
+    add(
+        "--outbox-url",
+        metavar="URL",
+        help="the outbox's store: sqlite:///PATH or postgresql://... (loopback);"
+        " default with --outbox sqlite: a temporary file, removed after",
+    )
+    add(
+        "--outbox-confirms",
+        type=positive_int,
+        default=None,
+        metavar="N",
+        help=f"carts for each of direct and outbox confirms ({DEFAULT_CONFIRMS:,};"
+        f" <= {MAX_CONFIRMS:,})",
     )
     add("--seed", type=int, default=1, help="seeds the flows and the emulator (1)")
     add("--quiet", action="store_true", help="no progress display")
@@ -351,7 +300,7 @@ def parse_args(argv: Sequence[str], prog: str = PROG) -> Options:
         warmup_seconds = DEFAULT_WARMUP_SECONDS if flows is None else 0.0
     if not 0.0 <= warmup_seconds <= args.max_seconds / 2:
         parser.error("--warmup-seconds must be in [0, --max-seconds / 2]")
-    api_key = tag_id = None
+    api_key = tag_id = event_id = event_secret = None
     if args.base_url is not None:
         loopback = _check_base_url(parser, args.base_url, args.production)
         if args.faults and not loopback:
@@ -362,6 +311,9 @@ def parse_args(argv: Sequence[str], prog: str = PROG) -> Options:
             parser.error("set ROKT_API_KEY and ROKT_TAG_ID for a non-loopback host")
         api_key = api_key or "test-key"
         tag_id = tag_id or "test-tag"
+        if args.events != OFF:
+            event_id, event_secret = _event_env(parser, args.events, loopback)
+    outbox, outbox_url = _outbox_options(parser, args)
     return Options(
         flows=flows,
         duration=duration,
@@ -379,4 +331,44 @@ def parse_args(argv: Sequence[str], prog: str = PROG) -> Options:
         json_path=args.json_path,
         seed=args.seed,
         quiet=args.quiet,
+        events=args.events,
+        account_id=args.account_id,
+        event_id=event_id,
+        event_secret=event_secret,
+        outbox=outbox,
+        outbox_url=outbox_url,
+        outbox_confirms=args.outbox_confirms or DEFAULT_CONFIRMS,
     )
+
+
+def _outbox_options(
+    parser: argparse.ArgumentParser, args: argparse.Namespace
+) -> tuple[str | None, str | None]:
+    """``--outbox``, ``--outbox-url`` and ``--outbox-confirms`` checked together."""
+    if args.outbox is None and args.outbox_url is None:
+        if args.outbox_confirms is not None:
+            parser.error("--outbox-confirms needs --outbox or --outbox-url")
+        return None, None
+    if args.outbox_confirms is not None and args.outbox_confirms > MAX_CONFIRMS:
+        parser.error(f"--outbox-confirms is capped at {MAX_CONFIRMS:,}")
+    try:
+        return choose_store(args.outbox, args.outbox_url)
+    except ValueError as exc:
+        parser.error(str(exc))
+
+
+def _event_env(
+    parser: argparse.ArgumentParser, mode: str, loopback: bool
+) -> tuple[str, str]:
+    """The ``--base-url`` event credentials: the environment's, else (loopback
+    only) the emulator's public test values."""
+    id_name, secret_name = EVENT_ENV[mode]
+    event_id = os.environ.get(id_name) or None
+    secret = os.environ.get(secret_name) or None
+    if not loopback and (event_id is None or secret is None):
+        parser.error(
+            f"set {id_name} and {secret_name} for a non-loopback host, or use"
+            " --events off"
+        )
+    default_id, default_secret = EMULATOR_EVENT_CREDENTIALS[mode]
+    return event_id or default_id, secret or default_secret

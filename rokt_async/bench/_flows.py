@@ -1,36 +1,31 @@
-"""Checkout flows under load: one client process's warm-up and measured phase.
+"""One client process's warm-up and measured phase of checkout flows.
 
-A flow is what a partner's backend does for one checkout: ``placements/any``
-(false or failed means "no upsell" and the flow ends), then ``cart/reserve`` of one
-to three items, then either ``cart/confirm`` of every reservation (the paid cart)
-or ``cart/release`` of them (the abandoned cart). A confirm or release whose
-outcome is unknown after the client's retries is sent once more, byte for byte,
-as the client's docs advise, to reconcile. ``concurrency`` lanes each run one flow
-after another, so at most that many flows (and HTTP requests) are in flight.
+A flow is one run of the checkout script (``_checkout.Checkout``).
+``concurrency`` lanes each run one flow after another, so at most that many flows
+(and cart requests) are in flight. Unless events are off, the client also holds
+a background event sender for the whole run, which takes one conversion event
+per confirmed order (``_events``). Its events are settled at the end of each
+phase (the measured phase ends when its last flow has ended and their events
+are delivered or failed), and it is closed, flushing anything left, before the
+client closes.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
-import random
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Final, TypeVar
+from typing import TYPE_CHECKING, Final, TypeVar
 
 from .. import (
-    ConfirmItem,
-    ConfirmRequest,
-    OutcomeUnknownError,
-    PlacementsRequest,
     PoolLimits,
-    ReleaseItem,
-    ReleaseRequest,
-    ReserveItem,
-    ReserveRequest,
     RoktClient,
     RoktError,
 )
+from ._checkout import Checkout
+from ._events import FLUSH_INTERVAL, Conversions, EventCounts, event_credentials
 from ._stats import (
     ENDPOINTS,
     ClientCounters,
@@ -43,38 +38,17 @@ from ._stats import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable, Coroutine
+    from collections.abc import Awaitable, Callable
 
     from .. import (
         ClientStats,
-        ConfirmResponse,
-        ReleaseResponse,
-        ReservedItem,
         RetryEvent,
     )
 
-__all__ = ["CATALOG", "DRAIN_SECONDS", "Status", "WorkerPlan", "run_worker"]
+__all__ = ["DRAIN_SECONDS", "Status", "WorkerPlan", "run_worker"]
 
 T = TypeVar("T")
 
-#: Upsell items a cart picks from (the emulator creates each on first use).
-CATALOG: Final = (
-    "parking",
-    "ticket-insurance",
-    "lounge-access",
-    "fast-track",
-    "merch-tshirt",
-    "meal-voucher",
-    "seat-upgrade",
-    "shuttle-bus",
-    "program-book",
-    "photo-pass",
-    "locker",
-    "poncho",
-)
-_ITEM_COUNTS: Final = (1, 1, 1, 2, 2, 3)  # items per cart, picked uniformly
-_QUANTITIES: Final = (1, 1, 1, 2)
-_PAGE: Final = "checkout.upsell"
 #: Seconds flows still running at the stop get to finish before they are cancelled.
 DRAIN_SECONDS: Final = 10.0
 
@@ -105,6 +79,11 @@ class WorkerPlan:
         release_share: share of flows that release instead of confirming.
         seed: seeds every choice a flow makes.
         run_id: unique per run; goes into every cart and order id.
+        events: ``oauth`` (``/v1/events``), ``basic`` (``/v2/events``) or
+            ``off``: the conversion events' credentials.
+        event_id: the app id (oauth) or public key (basic).
+        event_secret: the app secret or secret key; never shown in a repr.
+        account_id: the Rokt account the events are for.
     """
 
     index: int
@@ -120,6 +99,10 @@ class WorkerPlan:
     release_share: float
     seed: int
     run_id: str
+    events: str = "off"
+    event_id: str = ""
+    event_secret: str = field(default="", repr=False)
+    account_id: str = ""
 
 
 class Status:
@@ -152,8 +135,6 @@ class _Runner:
     def __init__(self, plan: WorkerPlan, status: Status) -> None:
         self.plan = plan
         self.status = status
-        # Seeded for repeatable load choices; nothing here is a secret.
-        self.rng = random.Random(f"{plan.seed}/{plan.index}")  # noqa: S311
         self.prefix = f"{plan.run_id}-{plan.index}"
         self.phase = _Phase()
         self.tally = LedgerTally()
@@ -164,7 +145,43 @@ class _Runner:
             base_url=plan.base_url,
             limits=PoolLimits(connections=plan.concurrency),
             on_retry=(self.on_retry,),
+            event_credentials=event_credentials(
+                plan.events, plan.event_id, plan.event_secret
+            ),
         )
+        self.conversions: Conversions | None = None
+        if plan.events != "off":
+            self.conversions = Conversions(
+                self.client.event_sender(
+                    account_id=plan.account_id,
+                    flush_interval=FLUSH_INTERVAL,
+                    close_timeout=DRAIN_SECONDS,
+                )
+            )
+        self.checkout = Checkout(
+            self.client,
+            f"{plan.seed}/{plan.index}",
+            self.call,
+            self.tally,
+            lambda: self.phase.flows,
+            None if self.conversions is None else self.conversions.record,
+        )
+
+    async def settle_events(self) -> None:
+        """Send the events queued so far and wait until they are settled (at
+        most ``DRAIN_SECONDS``), so that no event call straddles a phase's
+        boundary and the client's counters of each phase hold whole calls."""
+        if self.conversions is None:
+            return
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(DRAIN_SECONDS):
+                await self.conversions.sender.flush()
+
+    def events_open(self) -> contextlib.AbstractAsyncContextManager[object]:
+        """The event sender's block (nothing when events are off)."""
+        if self.conversions is None:
+            return contextlib.nullcontext()
+        return self.conversions.sender
 
     def on_retry(self, event: RetryEvent) -> None:
         """The client's retry hook: count retries by the error that caused them."""
@@ -215,7 +232,10 @@ class _Runner:
         phase = self.phase
         started = time.perf_counter()
         try:
-            outcome = await self.checkout(n)
+            outcome = await self.checkout.run(
+                f"{self.prefix}-{n}",
+                self.checkout.rng.random() < self.plan.release_share,
+            )
         except asyncio.CancelledError:
             phase.flows.cancelled += 1
             raise
@@ -227,109 +247,6 @@ class _Runner:
         status.done += 1
         if outcome.startswith("failed"):
             status.failed += 1
-
-    async def checkout(self, n: int) -> str:
-        """placements/any → reserve → confirm or release; returns the outcome."""
-        rng = self.rng
-        client = self.client
-        flow_id = f"{self.prefix}-{n}"
-        cart_id = f"cart-{flow_id}"
-        releasing = rng.random() < self.plan.release_share
-        picked = rng.sample(CATALOG, rng.choice(_ITEM_COUNTS))
-        try:
-            show = await self.call(
-                "placements",
-                client.any_placements(
-                    PlacementsRequest(cart_id=cart_id, page_identifier=_PAGE),
-                    session_id=flow_id,
-                ),
-            )
-        except RoktError:
-            show = False  # a failed placements check means "no upsell", not an error
-        if not show:
-            return "no_upsell"
-        reserve = ReserveRequest(
-            cart_id=cart_id,
-            items=tuple(
-                ReserveItem(cart_item_id=item, quantity=rng.choice(_QUANTITIES))
-                for item in picked
-            ),
-        )
-        try:
-            reserved = await self.call(
-                "reserve", client.reserve_cart(reserve, session_id=flow_id)
-            )
-        except RoktError:
-            return "failed_reserve"
-        if releasing:
-            return await self.release(cart_id, flow_id, reserved.items)
-        return await self.confirm(cart_id, flow_id, reserved.items)
-
-    async def confirm(
-        self, cart_id: str, flow_id: str, items: tuple[ReservedItem, ...]
-    ) -> str:
-        """Confirm every reserved item; reconcile once if the outcome is unknown."""
-        request = ConfirmRequest(
-            cart_id=cart_id,
-            order_id=f"order-{flow_id}",
-            items=tuple(
-                ConfirmItem(
-                    cart_item_id=item.cart_item_id,
-                    item_reservation_id=item.item_reservation_id,
-                )
-                for item in items
-            ),
-        )
-        self.tally.confirm_items_sent += len(request.items)
-        response: ConfirmResponse | None = await self.settle(
-            "confirm", lambda: self.client.confirm_cart(request, session_id=flow_id)
-        )
-        if response is None:
-            return "failed_confirm"
-        self.tally.confirm_items_acked += sum(
-            item.success or item.is_already_confirmed for item in response.items
-        )
-        return "confirmed" if response.items and response.is_complete else "partial"
-
-    async def release(
-        self, cart_id: str, flow_id: str, items: tuple[ReservedItem, ...]
-    ) -> str:
-        """Release every reserved item; reconcile once if the outcome is unknown."""
-        request = ReleaseRequest(
-            cart_id=cart_id,
-            items=tuple(
-                ReleaseItem(
-                    cart_item_id=item.cart_item_id,
-                    item_reservation_id=item.item_reservation_id,
-                )
-                for item in items
-            ),
-        )
-        self.tally.release_items_sent += len(request.items)
-        response: ReleaseResponse | None = await self.settle(
-            "release", lambda: self.client.release_cart(request, session_id=flow_id)
-        )
-        if response is None:
-            return "failed_release"
-        self.tally.release_items_acked += sum(item.success for item in response.items)
-        return "released" if response.items and response.is_complete else "partial"
-
-    async def settle(
-        self, endpoint: str, send: Callable[[], Coroutine[Any, Any, T]]
-    ) -> T | None:
-        """Send; after ``OutcomeUnknownError`` send the same request once more."""
-        try:
-            return await self.call(endpoint, send())
-        except OutcomeUnknownError:
-            pass
-        except RoktError:
-            return None
-        try:
-            response = await self.call(endpoint, send())
-        except RoktError:
-            return None
-        self.phase.flows.reconciled += 1
-        return response
 
     async def call(self, endpoint: str, pending: Awaitable[T]) -> T:
         """Await one client call, timing it and counting its result or error."""
@@ -373,17 +290,20 @@ async def run_worker(
             start measuring together); None starts at once.
 
     Returns:
-        What the measured phase measured, plus the whole run's ledger tally.
+        What the measured phase measured, plus the whole run's ledger tally
+        and event counts.
     """
     loop = asyncio.get_running_loop()
     hard_stop = loop.time() + plan.time_limit
     runner = _Runner(plan, status)
-    async with runner.client as client:
+    conversions = runner.conversions
+    async with runner.client as client, runner.events_open():
         status.phase = WARMING_UP
         warm_stop = await runner.run_phase(
             plan.warmup, hard_stop, loop.time() + plan.warmup_seconds
         )
         warmed = runner.next_flow
+        await runner.settle_events()  # no warm-up batch still in flight
         gc.collect()  # read RSS without the cyclic garbage that happens to wait
         rss_warm = rss_bytes()
         status.phase = READY
@@ -393,6 +313,8 @@ async def run_worker(
         status.phase = MEASURING
         status.done = status.failed = 0
         before = client.stats
+        if conversions is not None:
+            conversions.start_measuring()
         cpu_start = cpu_seconds()
         started = time.perf_counter()
         if warm_stop == "time_limit":
@@ -407,9 +329,18 @@ async def run_worker(
             stopped = await runner.run_phase(plan.flows, hard_stop)
             if stopped == "duration":
                 stopped = "time_limit"
+        await runner.settle_events()  # the measured flows' events, in the phase
         wall = time.perf_counter() - started
         cpu = cpu_seconds() - cpu_start
         after = client.stats
+        measured_to = None if conversions is None else conversions.sender.stats
+    # Leaving the block closed the sender (flushing what was queued), then the
+    # client: events added at the end are delivered or counted undelivered.
+    events = (
+        EventCounts()
+        if conversions is None or measured_to is None
+        else conversions.counts(measured_to)
+    )
     gc.collect()
     rss_end = rss_bytes()
     status.phase = FINISHED
@@ -429,4 +360,5 @@ async def run_worker(
         errors=phase.errors,
         retries_by_cause=phase.retries_by_cause,
         tally=runner.tally,
+        events=events,
     )

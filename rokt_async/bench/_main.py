@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ._cli import PROG, parse_args
+from ._outbox_store import outbox_secrets
 from ._procs import run_async
 from ._report import StartFailure, to_json
 from ._runner import run_bench, run_config
@@ -63,7 +64,11 @@ def main(argv: Sequence[str] | None = None, *, prog: str = PROG) -> int:
         options = parse_args(args, prog)
     except SystemExit as exc:  # argparse: --help (0) or a usage error (2)
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
-    secrets: Sequence[str] = [options.api_key or ""]
+    secrets: Sequence[str] = [
+        options.api_key or "",
+        options.event_secret or "",
+        *outbox_secrets(options.outbox_url),
+    ]
     try:
         report, secrets = run_async(
             lambda: run_bench(options), use_uvloop=options.use_uvloop

@@ -92,7 +92,9 @@ def _worker_main(
     try:
         result = run_async(main, use_uvloop=use_uvloop)
     except Exception as exc:  # noqa: BLE001 - reported to the parent, which fails
-        message = redact(f"{type(exc).__name__}: {exc}", [plan.api_key])
+        message = redact(
+            f"{type(exc).__name__}: {exc}", [plan.api_key, plan.event_secret]
+        )
         results.put((plan.index, None, message))
         status.phase = FINISHED
         mirror()

@@ -1,4 +1,4 @@
-"""The bench's results: the JSON document (``rokt-async-bench``, v2) and summary.
+"""The bench's results: the JSON document (``rokt-async-bench``, v3) and summary.
 
 ``BenchReport`` is the machine-readable result that ``--json PATH`` writes (a run
 that could not start writes a ``StartFailure``); the summary printed at the end is
@@ -14,6 +14,8 @@ import msgspec
 
 from .._version import __version__
 from ._check import LedgerCheck
+from ._events import EVENT_PATHS
+from ._outbox_report import OutboxReport, outbox_problems
 from ._stats import (
     ENDPOINTS,
     ClientCounters,
@@ -22,7 +24,13 @@ from ._stats import (
     LatencySummary,
     cpu_us_per_call,
 )
-from ._verdict import COULD_NOT_START, EXIT_CODES, judge, unexplained_errors
+from ._verdict import (
+    COULD_NOT_START,
+    EXIT_CODES,
+    judge,
+    unexplained_errors,
+    unexplained_events,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -37,6 +45,7 @@ __all__ = [
     "BenchReport",
     "CpuReport",
     "EndpointReport",
+    "EventsReport",
     "MemoryReport",
     "RunConfig",
     "StartFailure",
@@ -48,14 +57,17 @@ __all__ = [
 SCHEMA: Final = "rokt-async-bench"
 #: Goes up when a field is removed or changes meaning; new fields may appear
 #: without it. 2: ``passed`` is the whole verdict, not only the ledger's.
-SCHEMA_VERSION: Final = 2
+#: 3: conversion events; ``client`` and ``cpu`` count their calls too, and
+#: ``ledger.passed`` includes the events part. (``outbox`` and
+#: ``config.outbox*`` were added in 3, changing no other field.)
+SCHEMA_VERSION: Final = 3
 #: RSS after the run may be at most this many times RSS after warm-up.
 RSS_TARGET: Final = 1.10
 _MIB: Final = 1024.0 * 1024.0
 
 
 class RunConfig(msgspec.Struct, frozen=True, kw_only=True):
-    """What was asked for. Holds no secret: the API key is never part of it."""
+    """What was asked for. Holds no secret: no key or secret is ever part of it."""
 
     target: str  # "embedded emulator" or "base url"
     base_url: str | None  # None: could not start, with the embedded emulator
@@ -70,14 +82,20 @@ class RunConfig(msgspec.Struct, frozen=True, kw_only=True):
     faults: list[str]
     loop: str  # "asyncio" or "uvloop"
     seed: int
+    events: str  # "oauth", "basic" or "off"
+    account_id: str
+    outbox: str | None = None  # "sqlite", "postgres"; None: no outbox phase
+    outbox_confirms: int | None = None
 
 
 class Throughput(msgspec.Struct, frozen=True, kw_only=True):
-    """Per second of the measured phase: flows, client calls, HTTP attempts."""
+    """Per second of the measured phase: flows, client calls, HTTP attempts and
+    conversion events delivered."""
 
     flows_per_s: float
     calls_per_s: float
     requests_per_s: float
+    events_per_s: float
 
 
 class EndpointReport(msgspec.Struct, frozen=True, kw_only=True):
@@ -108,6 +126,25 @@ class MemoryReport(msgspec.Struct, frozen=True, kw_only=True):
     flat: bool
 
 
+class EventsReport(msgspec.Struct, frozen=True, kw_only=True):
+    """The conversion events the client's background sender handled.
+
+    Every count covers the whole run, warm-up included, but ``measured_*``.
+    ``added == delivered + unprocessed + undelivered`` when nothing was lost.
+    """
+
+    path: str | None  # "/v1/events", "/v2/events"; None with --events off
+    added: int
+    refused: int  # sender.add refused them (a full queue): never sent
+    delivered: int
+    unprocessed: int
+    undelivered: int
+    failed: int  # the part of undelivered whose batch ended in an error
+    batches_sent: int
+    measured_delivered: int
+    measured_batches: int
+
+
 class BenchReport(msgspec.Struct, frozen=True, kw_only=True):
     """Everything one ``rokt-async bench`` run measured.
 
@@ -134,7 +171,9 @@ class BenchReport(msgspec.Struct, frozen=True, kw_only=True):
         unexplained_errors: the part of ``errors`` no injected fault explains.
         cpu: client CPU per call and per HTTP request.
         memory: client RSS after warm-up and after the run.
-        ledger: the emulator's ledger check.
+        ledger: the emulator's ledger check, its events part included.
+        events: the conversion events the client sent.
+        outbox: the ``--outbox`` phase (None without ``--outbox``).
     """
 
     schema: str
@@ -159,6 +198,8 @@ class BenchReport(msgspec.Struct, frozen=True, kw_only=True):
     cpu: CpuReport
     memory: MemoryReport
     ledger: LedgerCheck
+    events: EventsReport
+    outbox: OutboxReport | None
 
 
 class StartFailure(msgspec.Struct, frozen=True, kw_only=True):
@@ -192,6 +233,7 @@ def build_report(
     *,
     faults: Sequence[FaultRate] = (),
     emulator_cpu: float | None = None,
+    outbox: OutboxReport | None = None,
 ) -> BenchReport:
     """Turn the merged measurements and the ledger check into the report.
 
@@ -201,6 +243,7 @@ def build_report(
         ledger: the ledger check.
         faults: the faults the bench injected, which explain some errors.
         emulator_cpu: CPU seconds the embedded emulator used, when known.
+        outbox: the ``--outbox`` phase, when it ran.
     """
     wall = result.wall_seconds
     per_s = 1.0 / wall if wall > 0 else 0.0
@@ -218,7 +261,26 @@ def build_report(
     client = result.client
     ratio = round(result.worst_rss_ratio, 3)
     unexplained = unexplained_errors(result.errors, faults)
-    verdict = judge(ledger, unexplained, result.flows.completed)
+    events = result.events
+    outbox_lost: list[str] = []
+    outbox_calls: list[str] = []
+    if outbox is not None:
+        outbox_lost, outbox_calls = outbox_problems(
+            puts=outbox.put.count,
+            jobs=outbox.jobs,
+            direct=outbox.direct,
+            drain=outbox.drain,
+            stopped_by=outbox.stopped_by,
+            unexplained=outbox.unexplained_errors,
+        )
+    verdict = judge(
+        ledger,
+        unexplained,
+        result.flows.completed,
+        unexplained_events(events, faults),
+        outbox_lost=outbox_lost,
+        outbox_calls=outbox_calls,
+    )
     return BenchReport(
         schema=SCHEMA,
         schema_version=SCHEMA_VERSION,
@@ -236,6 +298,7 @@ def build_report(
             flows_per_s=round(result.flows.completed * per_s, 1),
             calls_per_s=round(client.calls * per_s, 1),
             requests_per_s=round(client.attempts * per_s, 1),
+            events_per_s=round(events.measured_delivered * per_s, 1),
         ),
         endpoints=endpoints,
         flow_latency=_histogram(result, "flow").summary(),
@@ -257,6 +320,19 @@ def build_report(
             flat=ratio <= RSS_TARGET,
         ),
         ledger=ledger,
+        events=EventsReport(
+            path=EVENT_PATHS.get(config.events),
+            added=events.added,
+            refused=events.refused,
+            delivered=events.delivered,
+            unprocessed=events.unprocessed,
+            undelivered=events.undelivered,
+            failed=events.failed,
+            batches_sent=events.batches_sent,
+            measured_delivered=events.measured_delivered,
+            measured_batches=events.measured_batches,
+        ),
+        outbox=outbox,
     )
 
 

@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Final
 
 import msgspec
 
+from ._events import EventCounts
+
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
 
@@ -268,7 +270,7 @@ class WorkerResult(msgspec.Struct, kw_only=True):
     """Everything one client process measured; merged across processes.
 
     Latencies, counts, CPU and client counters cover the measured phase only (after
-    warm-up); ``tally`` covers the whole run.
+    warm-up); ``tally`` and ``events`` (but its ``measured_*``) cover the whole run.
     """
 
     processes: int = 1
@@ -286,6 +288,7 @@ class WorkerResult(msgspec.Struct, kw_only=True):
     errors: dict[str, dict[str, int]] = msgspec.field(default_factory=dict)
     retries_by_cause: dict[str, int] = msgspec.field(default_factory=dict)
     tally: LedgerTally = msgspec.field(default_factory=LedgerTally)
+    events: EventCounts = msgspec.field(default_factory=EventCounts)
 
 
 _STOP_PRIORITY: Final = ("time_limit", "duration", "flows")
@@ -319,6 +322,7 @@ def merge_results(results: Iterable[WorkerResult]) -> WorkerResult:
         merged.flows.add(item.flows)
         merged.client.add(item.client)
         merged.tally.add(item.tally)
+        merged.events.add(item.events)
         for name, sparse in item.latency.items():
             histogram = LatencyHistogram.from_sparse(sparse)
             if name in histograms:

@@ -1,12 +1,12 @@
 """Where the load goes: an embedded emulator subprocess, or a service at a URL.
 
 The embedded emulator is ``python -m rokt_async.emulator`` on 127.0.0.1, port 0,
-with a throwaway API key generated for the run, so the client's CPU and memory
-are measured without the server's. An emulator elsewhere (``--base-url`` on a
-loopback host) is driven through its admin endpoints: faults are set before the
-run and removed after it, and the ledger is read before and after. Before any of
-that, a TCP connection to the target's host and port must open, or the run does
-not start.
+with a throwaway API key and event secrets generated for the run, so the
+client's CPU and memory are measured without the server's. An emulator elsewhere
+(``--base-url`` on a loopback host) is driven through its admin endpoints: faults
+are set before the run and removed after it, and the ledger is read before and
+after. Before any of that, a TCP connection to the target's host and port must
+open, or the run does not start.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ import msgspec
 
 from .._config import is_loopback_host
 from ..emulator import Ledger
+from ._events import OAUTH
 from ._stats import process_cpu_seconds
 
 if TYPE_CHECKING:
@@ -43,6 +44,7 @@ __all__ = [
     "FaultRate",
     "RemoteTarget",
     "new_api_key",
+    "new_event_secrets",
     "probe",
     "redact",
 ]
@@ -60,6 +62,12 @@ LEDGER_PATH: Final = "/_emulator/ledger"
 _ADMIN_ERRORS: Final = (aiohttp.ClientError, msgspec.DecodeError, TimeoutError)
 _LEDGER: Final = msgspec.json.Decoder(Ledger)
 _KEY_HEADER: Final = re.compile(r"(?i)(rokt-api-key[\"']?\s*[:=]\s*[\"']?)[^\s\"',}]+")
+_AUTH_HEADER: Final = re.compile(
+    r"(?i)(authorization[\"']?\s*[:=]\s*[\"']?(?:basic|bearer)\s+)[^\s\"',}]+"
+)
+#: The embedded emulator's event app id and public key (not secrets).
+BENCH_APP_ID: Final = "bench-app"
+BENCH_PUBLIC_KEY: Final = "rpub-bench"
 
 
 class BenchSetupError(Exception):
@@ -88,12 +96,18 @@ def new_api_key() -> str:
     return "bench-" + secrets.token_urlsafe(18)
 
 
+def new_event_secrets() -> tuple[str, str]:
+    """Throwaway (app secret, secret key) for the embedded emulator's Event API."""
+    return "bench-" + secrets.token_urlsafe(18), "rsec-" + secrets.token_urlsafe(18)
+
+
 def redact(text: str, secret_values: Iterable[str]) -> str:
-    """``text`` with every secret value and every ``rokt-api-key`` value masked."""
+    """``text`` with every secret value masked, and every ``rokt-api-key`` value
+    and ``Authorization: Basic``/``Bearer`` credential."""
     for value in secret_values:
         if value:
             text = text.replace(value, "***")
-    return _KEY_HEADER.sub(r"\1***", text)
+    return _AUTH_HEADER.sub(r"\1***", _KEY_HEADER.sub(r"\1***", text))
 
 
 async def _get_ledger(session: aiohttp.ClientSession, base_url: str) -> Ledger:
@@ -173,6 +187,9 @@ class _AdminTarget:
 class EmbeddedEmulator(_AdminTarget):
     """``python -m rokt_async.emulator`` on 127.0.0.1:0 as a child process.
 
+    It accepts a throwaway API key, OAuth app (``bench-app``) and Basic key pair
+    (``rpub-bench``), made for this run.
+
     Args:
         seed: seeds the emulator's identifiers and random faults.
         faults: rates to inject from the first request on.
@@ -183,6 +200,7 @@ class EmbeddedEmulator(_AdminTarget):
         self, *, seed: int, faults: Sequence[FaultRate], tag_id: str = "bench-tag"
     ) -> None:
         self.api_key = new_api_key()
+        self._app_secret, self._secret_key = new_event_secrets()
         self.tag_id = tag_id
         self.url = ""
         self._seed = seed
@@ -193,6 +211,17 @@ class EmbeddedEmulator(_AdminTarget):
 
     def __repr__(self) -> str:
         return f"<EmbeddedEmulator {self.url or 'not started'}>"
+
+    @property
+    def secret_values(self) -> list[str]:
+        """Every secret it was given: output must never show one."""
+        return [self.api_key, self._app_secret, self._secret_key]
+
+    def event_login(self, mode: str) -> tuple[str, str]:
+        """(app id, app secret) for ``oauth``, (public, secret key) otherwise."""
+        if mode == OAUTH:
+            return BENCH_APP_ID, self._app_secret
+        return BENCH_PUBLIC_KEY, self._secret_key
 
     @property
     def pid(self) -> int | None:
@@ -219,6 +248,10 @@ class EmbeddedEmulator(_AdminTarget):
             self.tag_id,
             "--seed",
             str(self._seed),
+            "--oauth-app",
+            f"{BENCH_APP_ID}:{self._app_secret}",
+            "--event-key",
+            f"{BENCH_PUBLIC_KEY}:{self._secret_key}",
         ]
         for fault in self._faults:
             command += ["--fault", fault.cli_spec()]
@@ -241,7 +274,7 @@ class EmbeddedEmulator(_AdminTarget):
                 said = errors.read()[-2000:].decode(errors="replace").strip()
                 raise BenchSetupError(
                     "the embedded emulator did not start: "
-                    + redact(said or "no output", [self.api_key])
+                    + redact(said or "no output", self.secret_values)
                 )
         self.url = line
         self._session = aiohttp.ClientSession(timeout=_ADMIN_TIMEOUT)
@@ -295,10 +328,14 @@ class RemoteTarget(_AdminTarget):
         api_key: str,
         tag_id: str,
         faults: Sequence[FaultRate],
+        event_id: str = "",
+        event_secret: str = "",
     ) -> None:
         self.url = base_url.rstrip("/")
         self.api_key = api_key
         self.tag_id = tag_id
+        self._event_id = event_id
+        self._event_secret = event_secret
         self.cpu_seconds: float | None = None
         self._faults = tuple(faults)
         self._session: aiohttp.ClientSession | None = None
@@ -311,6 +348,15 @@ class RemoteTarget(_AdminTarget):
 
     def __repr__(self) -> str:
         return f"<RemoteTarget {self.url}>"
+
+    @property
+    def secret_values(self) -> list[str]:
+        """Every secret it was given: output must never show one."""
+        return [self.api_key, self._event_secret]
+
+    def event_login(self, mode: str) -> tuple[str, str]:
+        """The event credentials it was given (the options chose the mode)."""
+        return self._event_id, self._event_secret
 
     async def __aenter__(self) -> Self:
         """Check the target takes connections; open the admin session on loopback.

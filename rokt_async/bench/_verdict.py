@@ -2,16 +2,23 @@
 
 A run passes when the ledger check passed and every error the client saw in the
 measured phase is one the bench's own ``--faults`` can cause on that endpoint.
+Conversion events that were not delivered count as failed calls too, unless an
+injected fault explains them (``unexplained_events``).
 The exit statuses, from most to least severe when several apply:
 
 ==  ==================  ==========================================================
  4  could_not_start     the embedded emulator did not start, the target refused
                         connections or its ledger was unreadable before the first
-                        flow, or a worker process failed (no measurements)
+                        flow, a worker process failed, or the --outbox store
+                        could not be opened (no measurements)
  1  ledger_failed       the ledger check found a problem (a cart line confirmed
-                        twice, stock not conserved, counts out of bounds)
- 3  calls_failed        calls failed with an error no injected fault explains, or
-                        no measured flow completed
+                        twice, stock not conserved, counts out of bounds, an
+                        event lost or applied twice on /v1/events), or an
+                        --outbox job did not end done, failed or unknown
+ 3  calls_failed        calls failed with an error no injected fault explains,
+                        events went undelivered or unprocessed beyond the
+                        injected faults, no measured flow completed, or the
+                        --outbox phase failed the same way or was cut short
  5  ledger_unchecked    the calls went through but no ledger could be read, so
                         nothing shows that no cart line was bought twice
  0  passed              none of the above
@@ -37,9 +44,10 @@ from .. import (
 from ..emulator import ALL_ENDPOINTS
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping
+    from collections.abc import Iterable, Mapping, Sequence
 
     from ._check import LedgerCheck
+    from ._events import EventCounts
     from ._target import FaultRate
 
 __all__ = [
@@ -62,6 +70,7 @@ __all__ = [
     "Verdict",
     "judge",
     "unexplained_errors",
+    "unexplained_events",
 ]
 
 EXIT_PASSED: Final = 0
@@ -99,21 +108,26 @@ EXIT_MEANINGS: Final = (
     (
         EXIT_LEDGER_FAILED,
         f"{LEDGER_FAILED}: the ledger check found a problem (a cart line confirmed"
-        " twice, stock not conserved, effects out of bounds)",
+        " twice, stock not conserved, effects out of bounds, an event lost or"
+        " applied twice on /v1/events), or an --outbox job did not end done,"
+        " failed or unknown",
     ),
     (EXIT_USAGE, "bad command line, --json PATH included; nothing ran"),
     (
         EXIT_CALLS_FAILED,
         f"{CALLS_FAILED}: calls failed beyond the injected faults (an error class"
         " that no injected fault on that endpoint causes, such as ConnectError or"
-        " AuthenticationError, or any error at all without --faults), or no"
-        " measured flow completed",
+        " AuthenticationError, or any error at all without --faults), events"
+        " were undelivered or unprocessed beyond the injected faults, no"
+        " measured flow completed, or the --outbox phase failed so or was cut"
+        " short (its drain/direct ratio never counts)",
     ),
     (
         EXIT_COULD_NOT_START,
         f"{COULD_NOT_START}: the embedded emulator did not start, the target took"
         " no TCP connection, the embedded emulator's ledger was unreadable before"
-        " the first flow, or a worker process failed",
+        " the first flow, a worker process failed, or the --outbox store could"
+        " not be opened or held unfinished jobs",
     ),
     (
         EXIT_LEDGER_UNCHECKED,
@@ -155,6 +169,9 @@ FAULT_ERRORS: Final[Mapping[str, tuple[type[RoktError], ...]]] = MappingProxyTyp
 #: Kinds whose effect reaches other endpoints' requests: a connection the server
 #: closes after answering one endpoint may be picked from the pool for another.
 _SPILLS_OVER: Final = frozenset({"idle_close"})
+#: The endpoints an event batch's delivery goes through.
+_EVENT_ENDPOINTS: Final = frozenset({ALL_ENDPOINTS, "events", "token"})
+_UNPROCESSED: Final = "unprocessed"
 
 
 def _error_classes() -> dict[str, type[RoktError]]:
@@ -203,6 +220,41 @@ def unexplained_errors(
     return found
 
 
+def unexplained_events(events: EventCounts, faults: Iterable[FaultRate]) -> list[str]:
+    """One sentence per kind of event trouble that no injected fault explains.
+
+    Events undelivered (their batch failed, after the client's retries) or
+    refused by a full sender queue are explained by any fault, with a rate above
+    0, on ``events``, ``token`` or every endpoint (or ``idle_close`` anywhere):
+    the bench cannot see the failed batches' error classes. Unprocessed events
+    are explained only by ``events:unprocessed``.
+    """
+    plan = [fault for fault in faults if fault.rate > 0.0]
+    failing = any(
+        fault.kind != _UNPROCESSED
+        and (fault.endpoint in _EVENT_ENDPOINTS or fault.kind in _SPILLS_OVER)
+        for fault in plan
+    )
+    refusing = any(fault.kind == _UNPROCESSED for fault in plan)
+    found: list[str] = []
+    if events.undelivered and not failing:
+        found.append(
+            f"events: {events.undelivered} events undelivered, not explained by"
+            " the injected faults"
+        )
+    if events.refused and not failing:
+        found.append(
+            f"events: {events.refused} events refused by a full sender queue, not"
+            " explained by the injected faults"
+        )
+    if events.unprocessed and not refusing:
+        found.append(
+            f"events: {events.unprocessed} events answered as unprocessed records,"
+            " not explained by the injected faults"
+        )
+    return found
+
+
 @dataclass(frozen=True, slots=True)
 class Verdict:
     """How a run ended: the verdict's name and why it did not pass."""
@@ -217,7 +269,13 @@ class Verdict:
 
 
 def judge(
-    ledger: LedgerCheck, unexplained: Mapping[str, Mapping[str, int]], completed: int
+    ledger: LedgerCheck,
+    unexplained: Mapping[str, Mapping[str, int]],
+    completed: int,
+    events: Sequence[str] = (),
+    *,
+    outbox_lost: Sequence[str] = (),
+    outbox_calls: Sequence[str] = (),
 ) -> Verdict:
     """The verdict of a run that ran: the most severe condition that holds.
 
@@ -225,21 +283,28 @@ def judge(
         ledger: the ledger check.
         unexplained: ``unexplained_errors`` of the measured phase.
         completed: measured flows that ran to an end.
+        events: ``unexplained_events`` of the run.
+        outbox_lost: ``--outbox`` jobs not accounted for (``ledger_failed``,
+            whether or not the emulator's ledger could be read).
+        outbox_calls: the ``--outbox`` phase's failures (``calls_failed``).
     """
     problems: list[str] = []
     if ledger.checked:
         problems += ledger.problems
+    problems += outbox_lost
     calls = [
         f"{endpoint}: {name} x{count} not explained by the injected faults"
         for endpoint, by_class in unexplained.items()
         for name, count in by_class.items()
     ]
+    calls += events
+    calls += outbox_calls
     if completed == 0:
         calls.append("no measured flow completed")
     problems += calls
     if not ledger.checked:
         problems += ledger.problems or ["the ledger could not be read"]
-    if ledger.checked and not ledger.passed:
+    if (ledger.checked and not ledger.passed) or outbox_lost:
         return Verdict(LEDGER_FAILED, problems)
     if calls:
         return Verdict(CALLS_FAILED, problems)

@@ -13,6 +13,12 @@ Examples::
     python -m rokt_async.emulator --port 0 --resend duplicate
     python -m rokt_async.emulator --port 0 --seed 7 --fault confirm:504_after:0.1 \\
         --fault '*:delay:0.2:max_ms=50' --fail-next reserve:reset_before:2
+    python -m rokt_async.emulator --port 0 --event-key rpub-1:rsec-1 \\
+        --oauth-app app-1:app-secret-1 --token-ttl 60 --token-response docs \\
+        --refuse-event-type signup --fault events:unprocessed:0.1
+
+The Event API's secrets (``--event-key``, ``--oauth-app``) are never printed
+either; without those flags it accepts the public test values ``--help`` shows.
 """
 
 from __future__ import annotations
@@ -25,11 +31,18 @@ import sys
 from typing import TYPE_CHECKING, Final
 
 from ._emulator import Emulator
+from ._event_settings import (
+    DEFAULT_EVENT_KEYS,
+    DEFAULT_OAUTH_APPS,
+    DEFAULT_TOKEN_TTL,
+    TOKEN_RESPONSES,
+    TOKEN_STANDARD,
+)
 from ._inventory import CatalogItem
 from ._state import REPLAY, RESEND_MODES
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Mapping, Sequence
 
 __all__ = ["DEFAULT_API_KEY", "DEFAULT_TAG_ID", "PROG", "main", "parse_args"]
 
@@ -38,14 +51,33 @@ __all__ = ["DEFAULT_API_KEY", "DEFAULT_TAG_ID", "PROG", "main", "parse_args"]
 DEFAULT_API_KEY: Final = "test-key"
 DEFAULT_TAG_ID: Final = "test-tag"
 PROG: Final = "python -m rokt_async.emulator"
+
+
+def _pairs(pairs: Mapping[str, str]) -> str:
+    """Public test pairs as ``ID:SECRET``, for ``--help`` only."""
+    return ", ".join(f"{name}:{secret}" for name, secret in pairs.items())
+
+
 _EPILOG: Final = f"""\
 Unless --api-key and --tag-id say otherwise, it accepts only the headers
   rokt-api-key: {DEFAULT_API_KEY}
   rokt-tag-id: {DEFAULT_TAG_ID}
 which is what rokt-async bench --base-url sends to a loopback host when
-ROKT_API_KEY and ROKT_TAG_ID are unset. The URL it serves is printed on the
-first line of stdout (--port 0 picks a free port).
+ROKT_API_KEY and ROKT_TAG_ID are unset. Unless --event-key and --oauth-app say
+otherwise, the Event API accepts
+  /v2/events: Authorization: Basic base64({_pairs(DEFAULT_EVENT_KEYS)})
+  /auth/oauth2/token: Authorization: Basic base64({_pairs(DEFAULT_OAUTH_APPS)})
+The URL it serves is printed on the first line of stdout (--port 0 picks a free
+port).
 """
+
+
+def _credential(text: str) -> tuple[str, str]:
+    """``ID:SECRET`` → the pair (the secret may hold ``:``, the id may not)."""
+    name, sep, secret = text.partition(":")
+    if not sep or not name or not secret:
+        raise argparse.ArgumentTypeError("expected ID:SECRET")  # never echo it
+    return name, secret
 
 
 def _params(text: str) -> dict[str, float]:
@@ -171,6 +203,46 @@ def parse_args(
         "items bought again (duplicate)",
     )
     add(
+        "--event-key",
+        type=_credential,
+        action="append",
+        default=[],
+        metavar="PUBLIC:SECRET",
+        help="a Basic key pair /v2/events accepts (repeatable; replaces the "
+        "default rpub-test:rsec-test)",
+    )
+    add(
+        "--oauth-app",
+        type=_credential,
+        action="append",
+        default=[],
+        metavar="APP_ID:SECRET",
+        help="an app the OAuth token endpoint accepts (repeatable; replaces the "
+        "default test-app:test-app-secret)",
+    )
+    add(
+        "--token-ttl",
+        type=float,
+        default=DEFAULT_TOKEN_TTL,
+        metavar="SECONDS",
+        help="seconds of emulator time a token lives (default %(default)s)",
+    )
+    add(
+        "--token-response",
+        choices=TOKEN_RESPONSES,
+        default=TOKEN_STANDARD,
+        help="how a token is answered: access_token, token_type and expires_in "
+        "(standard, the default), only Access_token as in the docs' sample "
+        "(docs), or no expires_in (no_expiry)",
+    )
+    add(
+        "--refuse-event-type",
+        action="append",
+        default=[],
+        metavar="EVENT_TYPE",
+        help="answer events of this eventType as unprocessed records (repeatable)",
+    )
+    add(
         "--fault",
         type=_fault_spec,
         action="append",
@@ -209,6 +281,11 @@ def build(args: argparse.Namespace) -> Emulator:
         placements_result=args.placements_result,
         keepalive_timeout=args.keepalive_timeout,
         resend=args.resend,
+        event_keys=dict(args.event_key) if args.event_key else DEFAULT_EVENT_KEYS,
+        oauth_apps=dict(args.oauth_app) if args.oauth_app else DEFAULT_OAUTH_APPS,
+        token_ttl=args.token_ttl,
+        token_response=args.token_response,
+        refused_event_types=args.refuse_event_type,
         # Recorded requests are read in-process (Emulator.requests()); no admin
         # endpoint serves them, so a CLI emulator keeping them would only grow.
         max_recorded=0,

@@ -21,9 +21,11 @@ connection id, emulator time), then a fault may be picked (see
 7. the state machine: 200, or 422 with the reason it refused (see ``_state``).
 
 Error bodies are ``{"description", "errors": [{"code", "message", "value"}]}``.
-The Event API paths (``/v1/events``, ``/v2/events``) skip steps 2-4 (they use
-their own credentials) and accept any JSON object with ``200 {}``. Unknown paths
-get 404 with an error body and are not recorded.
+The Event API paths (``/v1/events``, ``/v2/events``, endpoint ``events``) and the
+OAuth token path (``/auth/oauth2/token``, endpoint ``token``) have credentials,
+rules and error bodies of their own: see ``_events`` and ``_tokens``. They are
+recorded and faulted like the others. Unknown paths get 404 with an error body
+and are not recorded.
 
 Paths under ``/_emulator/`` go to the admin endpoints (see ``_admin``).
 """
@@ -41,7 +43,8 @@ from aiohttp import web
 
 from . import _wire
 from ._admin import handle_admin
-from ._faults import BEFORE_EFFECT, answer_after, answer_before
+from ._events import FAULT_BODIES, EventsDesk
+from ._faults import BEFORE_EFFECT, UNPROCESSED, answer_after, answer_before
 from ._ledger import Ledger
 from ._responses import EMPTY_OBJECT, JSON, bad_request, error, not_allowed, ok
 from ._schema import PlacementsResponse
@@ -54,6 +57,7 @@ if TYPE_CHECKING:
     from aiohttp.web_protocol import RequestHandler
     from aiohttp.web_request import BaseRequest
 
+    from ._event_settings import EventSettings
     from ._faults import FaultPlan
     from ._inventory import CatalogItem
 
@@ -66,7 +70,7 @@ class RecordedRequest:
 
     Attributes:
         endpoint: ``reserve``, ``confirm``, ``release``, ``cancel``,
-            ``placements`` or ``events``.
+            ``placements``, ``events`` or ``token``.
         method: the HTTP method.
         path: the path as sent (any case).
         raw_headers: the header lines as received, as bytes pairs.
@@ -109,13 +113,13 @@ class Settings:
     placements_result: bool | None
     max_recorded: int
     resend: str
+    events: EventSettings
 
 
 @dataclass(frozen=True, slots=True)
 class _Route:
     name: str
     decoder: msgspec.json.Decoder[Any]
-    rokt_auth: bool = True
     tag_required: bool = True
     session_required: bool = False
 
@@ -126,8 +130,12 @@ _ROUTES: Final[Mapping[str, _Route]] = {
     "/v1/cart/release": _Route("release", _wire.RELEASE, session_required=True),
     "/v1/confirmation/cancel": _Route("cancel", _wire.CANCEL, tag_required=False),
     "/v1/placements/any": _Route("placements", _wire.PLACEMENTS),
-    "/v1/events": _Route("events", _wire.EVENTS, rokt_auth=False),
-    "/v2/events": _Route("events", _wire.EVENTS, rokt_auth=False),
+}
+#: The Event API's paths: endpoint name and version (0 for the token endpoint).
+_EVENT_PATHS: Final[Mapping[str, tuple[str, int]]] = {
+    "/v1/events": ("events", 1),
+    "/v2/events": ("events", 2),
+    "/auth/oauth2/token": ("token", 0),
 }
 
 
@@ -143,6 +151,7 @@ class App:
     ) -> None:
         self.settings = settings
         self.faults = faults
+        self.events: Final = EventsDesk(settings.events, settings.seed)
         self._clock = clock
         self._key = settings.api_key.encode()
         self._lock = threading.Lock()
@@ -190,7 +199,8 @@ class App:
     def reset(self) -> None:
         """Fresh state, no records, no faults, clock offset 0; peak = open now.
 
-        The resend mode goes back to ``settings.resend``, the constructed one.
+        The resend mode and the Event API settings go back to the constructed
+        ones; tokens, idempotency keys and event counts are forgotten.
         """
         with self._lock:
             self._offset = 0.0
@@ -199,9 +209,11 @@ class App:
             self._request_count = 0
             self._peak = len(self._connections)
         self.faults.reset()
+        self.events.reset()
 
     def ledger(self) -> Ledger:
         """A snapshot of effects, replays, stock and connection counts."""
+        tally = self.events.tally()
         with self._lock:
             state = self._state
             return Ledger.build(
@@ -210,6 +222,7 @@ class App:
                 stock=state.stock(self.now()),
                 peak_connections=self._peak,
                 requests=self._request_count,
+                events=tally,
             )
 
     def requests(self, endpoint: str | None = None) -> list[RecordedRequest]:
@@ -245,13 +258,15 @@ class App:
 
     async def handle(self, request: BaseRequest) -> web.StreamResponse:
         """Answer one HTTP request (aiohttp's low-level handler)."""
-        route = _ROUTES.get(request.path.lower())
-        if route is None:
+        path = request.path.lower()
+        route = _ROUTES.get(path)
+        name, version = (route.name, 0) if route else _EVENT_PATHS.get(path, ("", 0))
+        if not name:
             return await handle_admin(self, request)
         body = await request.read()
         now = self.now()
         record = RecordedRequest(
-            route.name,
+            name,
             request.method,
             request.path,
             request.raw_headers,
@@ -262,22 +277,31 @@ class App:
         with self._lock:
             self._records.append(record)
             self._request_count += 1
-        fault = self.faults.pick(route.name)
+        if name == "token":
+            self.events.count_token_request()
+        fault = self.faults.pick(name)
+        errors = FAULT_BODIES.get(name)
         if fault is not None and fault.kind in BEFORE_EFFECT:
-            return await answer_before(fault, request)
-        response = self._answer(route, request, body)
-        if fault is None:
+            return await answer_before(fault, request, errors)
+        unprocessed = fault is not None and fault.kind == UNPROCESSED
+        if route is not None:
+            response = self._answer(route, request, body)
+        elif name == "token":
+            response = self.events.answer_token(request, body, now)
+        else:
+            response = self.events.answer_events(
+                request, body, now, version=version, all_unprocessed=unprocessed
+            )
+        if fault is None or unprocessed:
             return response
-        return await answer_after(fault, request, response)
+        return await answer_after(fault, request, response, errors)
 
     def _answer(self, route: _Route, request: BaseRequest, body: bytes) -> web.Response:
         if request.method != "POST":
             return not_allowed("POST", request.method)
-        headers = request.headers
-        if route.rokt_auth:
-            refused = self._check_headers(route, headers)
-            if refused is not None:
-                return refused
+        refused = self._check_headers(route, request.headers)
+        if refused is not None:
+            return refused
         if request.content_type != JSON:
             return bad_request(
                 "UnsupportedContentType",
@@ -333,7 +357,7 @@ class App:
             forced = self.settings.placements_result
             result = state.any_in_stock(now) if forced is None else forced
             return _wire.ENCODER.encode(PlacementsResponse(result=result))
-        return EMPTY_OBJECT  # events: accepted and recorded
+        raise ValueError(f"no state operation for {endpoint!r}")
 
     def _new_state(self) -> State:
         s = self.settings

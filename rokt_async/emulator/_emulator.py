@@ -4,8 +4,10 @@
 Emulator() as emu:`` serves from a daemon thread with its own event loop, for
 synchronous code and pytest fixtures; every control method (``reset``,
 ``advance_clock``, ``set_resend``, ``faults``, ``ledger``, ``requests``) is safe to
-call from any thread while it serves. An emulator is started once; build a new one
-to serve again.
+call from any thread while it serves, and so is every Event API control
+(``set_event_credentials``, ``set_token_options``, ``set_refused_event_types``,
+``revoke_tokens``; see ``_emulator_events``). An emulator is started once; build
+a new one to serve again.
 """
 
 from __future__ import annotations
@@ -19,11 +21,20 @@ from typing import TYPE_CHECKING, Final, Self
 from aiohttp import web
 
 from ._app import App, Settings, TrackingServer
+from ._emulator_events import EventControls
+from ._event_settings import (
+    DEFAULT_EVENT_KEYS,
+    DEFAULT_OAUTH_APPS,
+    DEFAULT_TOKEN_TTL,
+    TOKEN_STANDARD,
+    EventSettings,
+    event_types,
+)
 from ._faults import FaultPlan
 from ._state import REPLAY
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Callable, Collection, Mapping
     from types import TracebackType
 
     from ._app import RecordedRequest
@@ -36,7 +47,7 @@ __all__ = ["Emulator"]
 _SHUTDOWN_GRACE: Final = 0.5
 
 
-class Emulator:
+class Emulator(EventControls):
     """A stateful local Rokt Transactions API with fault injection.
 
     Args:
@@ -60,9 +71,20 @@ class Emulator:
             confirmation), ``"reject"`` (failed as ``AlreadyConfirmed``) or
             ``"duplicate"`` (quantity-only items bought again); see ``_state``.
             ``reset()`` comes back to it.
+        event_keys: Basic ``public -> secret`` key pairs ``/v2/events`` accepts.
+        oauth_apps: ``app_id -> app_secret`` pairs ``/auth/oauth2/token`` accepts.
+        token_ttl: seconds of emulator time a token lives (``advance_clock``
+            expires it).
+        token_response: how a token is answered: ``"standard"``
+            (``access_token``, ``token_type``, ``expires_in``), ``"docs"`` (only
+            ``Access_token``, as the docs' sample) or ``"no_expiry"`` (no
+            ``expires_in``); see ``_event_settings``.
+        refused_event_types: ``eventType`` values answered as unprocessed
+            records inside a 200, and not applied.
 
     Raises:
         ValueError: an argument is out of range.
+        TypeError: ``refused_event_types`` is a single string.
     """
 
     def __init__(
@@ -83,6 +105,11 @@ class Emulator:
         keepalive_timeout: float = 75.0,
         max_recorded: int = 100_000,
         resend: str = REPLAY,
+        event_keys: Mapping[str, str] = DEFAULT_EVENT_KEYS,
+        oauth_apps: Mapping[str, str] = DEFAULT_OAUTH_APPS,
+        token_ttl: float = DEFAULT_TOKEN_TTL,
+        token_response: str = TOKEN_STANDARD,
+        refused_event_types: Collection[str] = (),
     ) -> None:
         if not api_key or not tag_id:
             raise ValueError("api_key and tag_id must not be empty")
@@ -106,6 +133,13 @@ class Emulator:
             placements_result=placements_result,
             max_recorded=max_recorded,
             resend=resend,
+            events=EventSettings(
+                event_keys=event_keys,
+                oauth_apps=oauth_apps,
+                token_ttl=token_ttl,
+                token_response=token_response,
+                refused_event_types=event_types(refused_event_types),
+            ),
         )
         self._app = App(settings, clock or time.time, self.faults)
         self._runner: web.ServerRunner | None = None
@@ -181,9 +215,11 @@ class Emulator:
         self._app.advance(seconds)
 
     def reset(self) -> None:
-        """Back to the start: state, ledger, recorded requests, faults, clock offset.
+        """Back to the start: state, ledger, recorded requests, faults, clock offset,
+        tokens, idempotency keys and event counts.
 
-        The resend mode goes back to the one given to the constructor.
+        The resend mode and the Event API settings go back to those given to the
+        constructor.
         """
         self._app.reset()
 

@@ -29,6 +29,19 @@ Kinds, and what the client sees:
   its next request straight away loses (aiohttp raises ServerDisconnectedError
   and the emulator never sees that request). The server-wide
   ``keepalive_timeout`` closes every connection idle for that long.
+- ``unprocessed`` (``events`` only, not in ``FAULT_KINDS``): the batch is
+  checked as usual, then answered 200 with every event in ``unprocessedRecords``
+  (``ValidationError``, "Invalid content") and none applied.
+
+Every kind applies to every endpoint name in ``ENDPOINTS``, ``events`` and
+``token`` included, and ``"*"`` covers them all. Fault answers use the
+endpoint's own error shape: Rokt's ``{"description", "errors"}`` on the cart,
+confirmation and placements endpoints, ``{"data": {"code", "message"}}`` on
+``events`` (``InternalServerError``, ``ServiceUnavailableError``,
+``GatewayTimeoutError``) and OAuth 2.0's ``{"error": "server_error"}`` (or
+``"temporarily_unavailable"`` for 503) on ``token``. A fault after the effect
+on ``events`` means the batch was applied (and a v1 ``Idempotency-Key``
+remembered) before the answer was lost; on ``token``, that a token was issued.
 """
 
 from __future__ import annotations
@@ -41,16 +54,19 @@ import struct
 import threading
 from collections import deque
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, TypeAlias
 
 from aiohttp import web
 
 from ._responses import error
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping
 
     from aiohttp.web_request import BaseRequest
+
+    #: Builds a fault's error answer from ``(status, description, code)``.
+    ErrorAnswer: TypeAlias = Callable[[int, str, str], web.Response]
 
 __all__ = [
     "ALL_ENDPOINTS",
@@ -58,6 +74,7 @@ __all__ = [
     "BEFORE_EFFECT",
     "DELAY",
     "ENDPOINTS",
+    "EVENT_FAULT_KINDS",
     "FAULT_KINDS",
     "GATEWAY_TIMEOUT_AFTER",
     "GATEWAY_TIMEOUT_BEFORE",
@@ -67,6 +84,7 @@ __all__ = [
     "RESET_BEFORE",
     "SERVICE_UNAVAILABLE",
     "TRUNCATE",
+    "UNPROCESSED",
     "Fault",
     "FaultPlan",
     "answer_after",
@@ -83,6 +101,7 @@ RESET_AFTER: Final = "reset_after"
 DELAY: Final = "delay"
 TRUNCATE: Final = "truncate"
 IDLE_CLOSE: Final = "idle_close"
+UNPROCESSED: Final = "unprocessed"
 
 FAULT_KINDS: Final = frozenset(
     {
@@ -108,7 +127,17 @@ BEFORE_EFFECT: Final = frozenset(
         RESET_BEFORE,
     }
 )
-ENDPOINTS: Final = ("reserve", "confirm", "release", "cancel", "placements", "events")
+#: Kinds that only the ``events`` endpoint takes.
+EVENT_FAULT_KINDS: Final = frozenset({UNPROCESSED})
+ENDPOINTS: Final = (
+    "reserve",
+    "confirm",
+    "release",
+    "cancel",
+    "placements",
+    "events",
+    "token",
+)
 #: The endpoint name that stands for every endpoint.
 ALL_ENDPOINTS: Final = "*"
 
@@ -142,10 +171,12 @@ class Fault:
 def _check(endpoint: str, kind: str, params: Mapping[str, float]) -> None:
     if endpoint != ALL_ENDPOINTS and endpoint not in ENDPOINTS:
         raise ValueError(f"unknown endpoint {endpoint!r}; use one of {ENDPOINTS}")
-    if kind not in FAULT_KINDS:
-        raise ValueError(
-            f"unknown fault kind {kind!r}; use one of {sorted(FAULT_KINDS)}"
-        )
+    if kind in EVENT_FAULT_KINDS:
+        if endpoint != "events":
+            raise ValueError(f"fault {kind!r} applies to the events endpoint only")
+    elif kind not in FAULT_KINDS:
+        known = sorted(FAULT_KINDS | EVENT_FAULT_KINDS)
+        raise ValueError(f"unknown fault kind {kind!r}; use one of {known}")
     unknown = set(params) - _PARAMS.get(kind, frozenset())
     if unknown:
         raise ValueError(f"fault {kind!r} takes no parameter {sorted(unknown)}")
@@ -165,7 +196,8 @@ class FaultPlan:
     """Which faults the emulator injects, per endpoint. Safe to use from any thread.
 
     Endpoints are ``reserve``, ``confirm``, ``release``, ``cancel``, ``placements``,
-    ``events``, or ``"*"`` for all of them. See the module docstring for the kinds.
+    ``events``, ``token``, or ``"*"`` for all of them. See the module docstring for
+    the kinds.
     """
 
     def __init__(self, seed: int = 0) -> None:
@@ -300,17 +332,24 @@ def _reset(request: BaseRequest) -> None:
     transport.abort()
 
 
-async def answer_before(fault: Fault, request: BaseRequest) -> web.StreamResponse:
-    """Carry out a ``BEFORE_EFFECT`` fault instead of handling the request."""
+async def answer_before(
+    fault: Fault, request: BaseRequest, errors: ErrorAnswer | None = None
+) -> web.StreamResponse:
+    """Carry out a ``BEFORE_EFFECT`` fault instead of handling the request.
+
+    ``errors`` builds the JSON error answers in the endpoint's own shape; None
+    means Rokt's ``{"description", "errors"}``.
+    """
+    errors = errors or _json
     kind = fault.kind
     if kind == GATEWAY_TIMEOUT_BEFORE:
-        return _json(504, "Gateway Timeout", "GatewayTimeout")
+        return errors(504, "Gateway Timeout", "GatewayTimeout")
     if kind == INTERNAL_ERROR:
-        return _json(500, "Internal Server Error", "InternalServerError")
+        return errors(500, "Internal Server Error", "InternalServerError")
     if kind == BAD_GATEWAY_HTML:
         return web.Response(status=502, body=_PROXY_HTML, content_type="text/html")
     if kind == SERVICE_UNAVAILABLE:
-        response = _json(503, "Service Unavailable", "ServiceUnavailable")
+        response = errors(503, "Service Unavailable", "ServiceUnavailable")
         response.headers["Retry-After"] = str(int(fault.params.get("retry_after", 1)))
         return response
     _reset(request)  # RESET_BEFORE
@@ -318,12 +357,16 @@ async def answer_before(fault: Fault, request: BaseRequest) -> web.StreamRespons
 
 
 async def answer_after(
-    fault: Fault, request: BaseRequest, response: web.Response
+    fault: Fault,
+    request: BaseRequest,
+    response: web.Response,
+    errors: ErrorAnswer | None = None,
 ) -> web.StreamResponse:
     """Carry out a fault on the answer to a request that already took effect."""
+    errors = errors or _json
     kind = fault.kind
     if kind == GATEWAY_TIMEOUT_AFTER:
-        return _json(504, "Gateway Timeout", "GatewayTimeout")
+        return errors(504, "Gateway Timeout", "GatewayTimeout")
     if kind == RESET_AFTER:
         _reset(request)
         return response  # never sent: the transport is gone

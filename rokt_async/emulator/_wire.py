@@ -27,13 +27,17 @@ __all__ = [
     "CLOCK",
     "CONFIRM",
     "ENCODER",
-    "EVENTS",
+    "EVENT_CREDENTIALS",
+    "EVENT_SETTINGS",
     "FAULTS",
     "PLACEMENTS",
     "RELEASE",
     "RESEND",
     "RESERVE",
     "ClockAdvance",
+    "EventCredentialIds",
+    "EventCredentials",
+    "EventSettingsCommand",
     "FaultClear",
     "FaultFailNext",
     "FaultSetRate",
@@ -48,8 +52,6 @@ CONFIRM: Final = msgspec.json.Decoder(ConfirmRequest, strict=False)
 RELEASE: Final = msgspec.json.Decoder(ReleaseRequest, strict=False)
 CANCEL: Final = msgspec.json.Decoder(CancelRequest, strict=False)
 PLACEMENTS: Final = msgspec.json.Decoder(PlacementsRequest, strict=False)
-#: The Event API: any JSON object is accepted; values are left undecoded.
-EVENTS: Final = msgspec.json.Decoder(dict[str, msgspec.Raw])
 
 
 # --- error bodies -------------------------------------------------------------------
@@ -123,6 +125,31 @@ class ResendMode(msgspec.Struct, forbid_unknown_fields=True):
     mode: str
 
 
+class EventCredentials(msgspec.Struct, forbid_unknown_fields=True):
+    """``{"event_keys"?: {public: secret}, "oauth_apps"?: {app_id: secret}}``."""
+
+    event_keys: dict[str, str] | None = None
+    oauth_apps: dict[str, str] | None = None
+
+
+class EventCredentialIds(msgspec.Struct):
+    """The accepted ids, never the secrets: ``{"event_keys", "oauth_apps"}``."""
+
+    event_keys: list[str]
+    oauth_apps: list[str]
+
+
+class EventSettingsCommand(msgspec.Struct, forbid_unknown_fields=True):
+    """``{"token_ttl"?, "token_response"?, "refused_event_types"?}``; the answer
+    has every field."""
+
+    token_ttl: float | None = None
+    token_response: str | None = None
+    refused_event_types: list[str] | None = None
+
+
 FAULTS: Final = msgspec.json.Decoder(FaultFailNext | FaultSetRate | FaultClear)
 CLOCK: Final = msgspec.json.Decoder(ClockAdvance)
 RESEND: Final = msgspec.json.Decoder(ResendMode)
+EVENT_CREDENTIALS: Final = msgspec.json.Decoder(EventCredentials)
+EVENT_SETTINGS: Final = msgspec.json.Decoder(EventSettingsCommand)

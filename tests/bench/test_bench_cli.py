@@ -85,6 +85,22 @@ def test_base_url_refuses_non_loopback_hosts(
     assert "--i-know-this-is-production" in capsys.readouterr().err
 
 
+_EVENT_ENV = (
+    "ROKT_EVENT_APP_ID",
+    "ROKT_EVENT_APP_SECRET",
+    "ROKT_EVENT_PUBLIC_KEY",
+    "ROKT_EVENT_SECRET_KEY",
+)
+
+
+@pytest.fixture
+def no_event_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No event credentials in the environment."""
+    for name in _EVENT_ENV:
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.mark.usefixtures("no_event_env")
 def test_production_needs_credentials_and_refuses_faults(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -96,9 +112,32 @@ def test_production_needs_credentials_and_refuses_faults(
     monkeypatch.setenv("ROKT_API_KEY", "k")
     monkeypatch.setenv("ROKT_TAG_ID", "t")
     assert main([*prod, "--flows", "10", "--faults", "500=0.1"]) == 2
-    options = parse_args([*prod, "--flows", "10"])
+    options = parse_args([*prod, "--flows", "10", "--events", "off"])
     assert (options.api_key, options.tag_id) == ("k", "t")
     assert "'k'" not in repr(options)
+
+
+@pytest.mark.usefixtures("no_event_env")
+def test_production_needs_the_event_credentials_of_the_chosen_mode(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Off loopback, --events oauth needs ROKT_EVENT_APP_ID/_SECRET; basic the keys."""
+    monkeypatch.setenv("ROKT_API_KEY", "k")
+    monkeypatch.setenv("ROKT_TAG_ID", "t")
+    prod = ["--base-url", "https://api.rokt.com", "--i-know-this-is-production"]
+    assert main([*prod, "--flows", "10"]) == 2
+    assert "ROKT_EVENT_APP_ID and ROKT_EVENT_APP_SECRET" in capsys.readouterr().err
+    monkeypatch.setenv("ROKT_EVENT_APP_ID", "app-1")
+    monkeypatch.setenv("ROKT_EVENT_APP_SECRET", "app-secret-1")
+    options = parse_args([*prod, "--flows", "10"])
+    assert (options.events, options.event_id, options.event_secret) == (
+        "oauth",
+        "app-1",
+        "app-secret-1",
+    )
+    assert "app-secret-1" not in repr(options)
+    assert main([*prod, "--flows", "10", "--events", "basic"]) == 2
+    assert "ROKT_EVENT_PUBLIC_KEY and ROKT_EVENT_SECRET_KEY" in capsys.readouterr().err
 
 
 def test_loopback_base_url_uses_emulator_defaults(
@@ -109,6 +148,54 @@ def test_loopback_base_url_uses_emulator_defaults(
     monkeypatch.delenv("ROKT_TAG_ID", raising=False)
     options = parse_args(["--base-url", "http://127.0.0.1:8080/"])
     assert (options.api_key, options.tag_id) == ("test-key", "test-tag")
+
+
+@pytest.mark.usefixtures("no_event_env")
+@pytest.mark.parametrize(
+    ("mode", "login"),
+    [("oauth", ("test-app", "test-app-secret")), ("basic", ("rpub-test", "rsec-test"))],
+)
+def test_loopback_base_url_sends_the_emulator_event_defaults(
+    mode: str, login: tuple[str, str]
+) -> None:
+    """On loopback with no event variables set, the emulator's test values go."""
+    options = parse_args(["--base-url", "http://127.0.0.1:8080", "--events", mode])
+    assert (options.event_id, options.event_secret) == login
+
+
+def test_events_default_to_oauth_for_account_12345() -> None:
+    """By default every confirmed order sends a /v1 event for account 12345."""
+    options = parse_args([])
+    assert (options.events, options.account_id) == ("oauth", "12345")
+    assert parse_args(["--events", "off", "--account-id", "a-9"]).account_id == "a-9"
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--events", "bearer"],
+        ["--account-id", ""],
+        ["--account-id", "x" * 65],
+        ["--faults", "unprocessed=0.1"],
+        ["--faults", "confirm:unprocessed=0.1"],
+        ["--faults", "cancel:unprocessed=0.1"],
+    ],
+)
+def test_event_options_refuse_what_the_api_would(argv: list[str]) -> None:
+    """Unknown modes, bad account ids and unprocessed off the events endpoint: 2."""
+    assert main(argv) == 2
+
+
+def test_faults_may_target_the_events_and_token_endpoints() -> None:
+    """events: and token: faults parse, unprocessed on events included."""
+    options = parse_args(
+        ["--faults", "events:unprocessed=0.2,token:500=0.5,events:504_after=0.1"]
+    )
+    assert [(f.endpoint, f.kind, f.rate) for f in options.faults] == [
+        ("events", "unprocessed", 0.2),
+        ("token", "500", 0.5),
+        ("events", "504_after", 0.1),
+    ]
 
 
 @pytest.mark.parametrize(
@@ -145,3 +232,20 @@ def test_workers_share_flows_warmup_and_concurrency_evenly() -> None:
     assert sum(p.warmup for p in plans) == options.warmup
     assert [p.index for p in plans] == [0, 1, 2]
     assert "'k'" not in repr(plans[0])
+
+
+def test_workers_get_the_event_mode_account_and_credentials() -> None:
+    """Each plan carries --events, --account-id and the login, its secret hidden."""
+    options = parse_args(["--flows", "10", "--events", "basic", "--account-id", "77"])
+    plans = plan_workers(
+        options,
+        base_url="http://127.0.0.1:1",
+        api_key="k",
+        tag_id="t",
+        run_id="r",
+        event_login=("rpub-x", "rsec-hidden"),
+    )
+    [plan] = plans
+    assert (plan.events, plan.account_id, plan.event_id) == ("basic", "77", "rpub-x")
+    assert plan.event_secret == "rsec-hidden"
+    assert "rsec-hidden" not in repr(plan)

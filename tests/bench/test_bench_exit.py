@@ -43,8 +43,15 @@ def closed_port() -> Iterator[int]:
 @pytest.fixture
 def no_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
     """The bench sends the emulator defaults, not a key from the environment."""
-    monkeypatch.delenv("ROKT_API_KEY", raising=False)
-    monkeypatch.delenv("ROKT_TAG_ID", raising=False)
+    for name in (
+        "ROKT_API_KEY",
+        "ROKT_TAG_ID",
+        "ROKT_EVENT_APP_ID",
+        "ROKT_EVENT_APP_SECRET",
+        "ROKT_EVENT_PUBLIC_KEY",
+        "ROKT_EVENT_SECRET_KEY",
+    ):
+        monkeypatch.delenv(name, raising=False)
 
 
 def test_bench_exits_could_not_start_when_the_base_url_port_is_closed(
@@ -62,7 +69,7 @@ def test_bench_exits_could_not_start_when_the_base_url_port_is_closed(
     assert (report["passed"], report["exit_code"]) == (False, 4)
     assert report["verdict"] == "could_not_start"
     assert report["config"]["base_url"] == url
-    assert report["schema_version"] == 2
+    assert report["schema_version"] == 3
 
 
 def test_bench_refuses_json_path_on_one_line_when_its_folder_is_missing(
@@ -138,3 +145,28 @@ def test_bench_passes_when_a_base_url_emulator_serves_every_call(
     )
     assert report["ledger"]["checked"] is True
     assert "verdict      PASS (exit 0)" in printed
+
+
+@pytest.mark.usefixtures("no_credentials")
+def test_bench_exits_calls_failed_when_the_emulator_refuses_the_event_credentials(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Cart calls all succeed but every token request is refused: the events go
+    undelivered, none lost, and with no fault to explain them the run exits 3."""
+    monkeypatch.setenv("ROKT_EVENT_APP_ID", "test-app")
+    monkeypatch.setenv("ROKT_EVENT_APP_SECRET", "not-the-secret")
+    out = tmp_path / "bench.json"
+    with Emulator() as emulator:
+        status = main(["--base-url", emulator.url, *SHORT, "--json", str(out)])
+    printed = capsys.readouterr().out
+    assert status == 3, printed
+    report = json.loads(out.read_text())
+    assert (report["verdict"], report["unexplained_errors"]) == ("calls_failed", {})
+    events = report["events"]
+    assert events["added"] > 0
+    assert events["undelivered"] == events["failed"] == events["added"]
+    assert events["delivered"] == 0
+    assert report["ledger"]["passed"] is True  # nothing applied, nothing lost
+    assert report["ledger"]["events"]["applied"] == 0
+    assert f"events: {events['added']} events undelivered, not explained" in printed
+    assert "not-the-secret" not in printed + out.read_text()

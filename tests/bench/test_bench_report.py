@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import msgspec
+import pytest
 
 from rokt_async.bench._check import check_ledger
 from rokt_async.bench._report import (
@@ -28,7 +29,7 @@ from rokt_async.emulator import Ledger, StockLine
 
 _CONSERVED = {"parking": StockLine(initial=10, available=7, held=1, confirmed=2)}
 
-#: Every top-level field of schema rokt-async-bench version 2, in order.
+#: Every top-level field of schema rokt-async-bench version 3, in order.
 TOP_LEVEL = [
     "schema",
     "schema_version",
@@ -52,6 +53,8 @@ TOP_LEVEL = [
     "cpu",
     "memory",
     "ledger",
+    "events",
+    "outbox",  # null without --outbox
 ]
 
 
@@ -175,14 +178,16 @@ def _report(
         faults=["504_before=0.02"],
         loop="asyncio",
         seed=1,
+        events="off",
+        account_id="12345",
     )
     after = _ledger({"confirm c1/parking": 1 if passed else 2})
     check = check_ledger(_ledger({}), after, _tally(2, 1))
     return build_report(config, result, check, faults=faults, emulator_cpu=1.5)
 
 
-def test_report_json_has_schema_two_fields_and_round_trips() -> None:
-    """The JSON holds every schema-2 field, in order, and decodes back strictly."""
+def test_report_json_has_schema_three_fields_and_round_trips() -> None:
+    """The JSON holds every schema-3 field, in order, and decodes back strictly."""
     data = to_json(_report())
     document = json.loads(data)
     assert list(document) == TOP_LEVEL
@@ -192,9 +197,17 @@ def test_report_json_has_schema_two_fields_and_round_trips() -> None:
         "flows_per_s": 50.0,
         "calls_per_s": 150.0,
         "requests_per_s": 155.0,
+        "events_per_s": 0.0,
     }
     assert document["cpu"]["us_per_call"] == round(0.5e6 / 300, 2)
-    assert document["endpoints"]["reserve"]["latency"]["p50_ms"] > 0
+    latency = document["endpoints"]["reserve"]["latency"]  # 1, 2 ... 100 ms
+    assert (latency["count"], latency["mean_ms"], latency["max_ms"]) == (
+        100,
+        50.5,
+        100.0,
+    )
+    assert latency["p50_ms"] == pytest.approx(50.0, rel=0.01)  # 1% buckets
+    assert latency["p99_ms"] == pytest.approx(99.0, rel=0.01)
     assert msgspec.json.decode(data, type=BenchReport) == _report()
 
 
@@ -269,3 +282,16 @@ def test_redact_masks_secret_values_and_api_key_headers() -> None:
     assert "other-secret" not in masked
     assert "x9" not in masked
     assert masked.count("***") == 3
+
+
+def test_redact_masks_basic_and_bearer_authorization_values() -> None:
+    """An Authorization header's Basic or Bearer credential is replaced by ***."""
+    text = (
+        "Authorization: Basic dGVzdDpzZWNyZXQ= then"
+        " {'Authorization': 'Bearer tok-123abc'} and authorization=bearer x.y.z"
+    )
+    masked = redact(text, [])
+    for secret in ("dGVzdDpzZWNyZXQ=", "tok-123abc", "x.y.z"):
+        assert secret not in masked
+    assert masked.count("***") == 3
+    assert "Basic ***" in masked

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import math
+import pathlib
 import random
 
 import msgspec
 import pytest
 
+from rokt_async.bench._events import EventCounts
 from rokt_async.bench._stats import (
     ClientCounters,
     FlowCounts,
@@ -109,9 +111,24 @@ def test_cpu_us_per_call_divides_and_guards_zero() -> None:
     assert cpu_us_per_call(1.0, 0) == 0.0
 
 
+@pytest.mark.skipif(
+    not pathlib.Path("/proc/self/status").exists(), reason="reads Linux /proc"
+)
 def test_rss_bytes_reports_a_plausible_size() -> None:
-    """This process's RSS is more than a megabyte and less than a terabyte."""
-    assert 1 << 20 < rss_bytes() < 1 << 40
+    """rss_bytes() is this process's resident size now: within 4 MiB of the
+    kernel's VmRSS, and 64 MiB larger once 64 MiB more are written."""
+
+    def vm_rss() -> int:
+        status = pathlib.Path("/proc/self/status").read_text()
+        [kib] = [line.split()[1] for line in status.splitlines() if "VmRSS" in line]
+        return int(kib) * 1024
+
+    before = rss_bytes()
+    assert abs(before - vm_rss()) < 4 << 20
+    block = b"\x01" * (64 << 20)  # written, so every page is resident
+    grown = rss_bytes()
+    del block
+    assert 60 << 20 <= grown - before <= 72 << 20
 
 
 def _worker(
@@ -131,11 +148,18 @@ def _worker(
         errors={"reserve": {"ConnectError": 1}},
         retries_by_cause={"GatewayTimeoutError": 1},
         tally=LedgerTally(confirm_items_sent=3, confirm_items_acked=2),
+        events=EventCounts(
+            added=calls,
+            delivered=calls - 1,
+            undelivered=1,
+            batches_sent=2,
+            measured_delivered=1,
+        ),
     )
 
 
 def test_merge_results_adds_counts_and_keeps_the_longest_wall_time() -> None:
-    """Counts, CPU, RSS and tallies add up; wall time is the longest process's."""
+    """Counts, CPU, RSS, tallies and events add up; wall time is the longest."""
     first = _worker([0.01, 0.02], calls=10, cpu=1.0, wall=2.0, stopped="flows")
     second = _worker([0.03], calls=5, cpu=0.5, wall=3.0, stopped="flows")
     merged = merge_results([first, second])
@@ -149,6 +173,9 @@ def test_merge_results_adds_counts_and_keeps_the_longest_wall_time() -> None:
     assert merged.errors == {"reserve": {"ConnectError": 2}}
     assert merged.retries_by_cause == {"GatewayTimeoutError": 2}
     assert merged.tally.confirm_items_sent == 6
+    assert merged.events == EventCounts(
+        added=15, delivered=13, undelivered=2, batches_sent=4, measured_delivered=2
+    )
     assert merged.rss_after_warmup == 200
     latency = LatencyHistogram.from_sparse(merged.latency["confirm"])
     assert latency.summary() == _histogram([0.01, 0.02, 0.03]).summary()

@@ -386,17 +386,15 @@ async def test_unknown_path_gets_404_and_is_not_recorded(
 
 
 @pytest.mark.parametrize("path", ["/v1/events", "/v2/events"])
-async def test_events_accept_any_object_without_rokt_headers(
+async def test_events_get_401_but_are_recorded_without_event_credentials(
     emulator: Emulator, http: aiohttp.ClientSession, path: str
 ) -> None:
-    """The Event API paths answer ``{}`` to any JSON object and record it."""
+    """The Event API paths take their own credentials, not rokt-api-key: without
+    them they answer 401 in the events error shape, and are still recorded."""
     body = b'{"accountId": "1", "events": [{"eventType": "conversion"}]}'
-    headers = {"Content-Type": "application/json", "Authorization": "Bearer t"}
-    assert await post(http, emulator.url + path, body, headers) == (
-        200,
-        "application/json",
-        b"{}",
-    )
+    status, content_type, answer = await post(http, emulator.url + path, body)
+    assert (status, content_type) == (401, "application/json")
+    assert ANY_JSON.decode(answer)["data"]["code"] == "UnauthorizedError"
     (recorded,) = emulator.requests("events")
     assert (recorded.path, recorded.body) == (path, body)
 
@@ -405,9 +403,13 @@ async def test_events_get_400_when_body_is_not_an_object(
     emulator: Emulator, http: aiohttp.ClientSession
 ) -> None:
     """An Event API body that is not a JSON object is answered 400."""
-    headers = {"Content-Type": "application/json"}
-    status, _, _ = await post(http, emulator.url + "/v2/events", b"[1]", headers)
+    headers = {
+        "Content-Type": "application/json",
+        "Authorization": "Basic cnB1Yi10ZXN0OnJzZWMtdGVzdA==",  # rpub-test:rsec-test
+    }
+    status, _, answer = await post(http, emulator.url + "/v2/events", b"[1]", headers)
     assert status == 400
+    assert ANY_JSON.decode(answer)["data"]["code"] == "RequestValidationError"
 
 
 # --- recording ---------------------------------------------------------------------
@@ -432,7 +434,7 @@ async def test_requests_are_recorded_when_received(
     assert confirm.headers["rokt-api-key"] == KEY
     assert confirm.headers["content-type"] == "application/json"
     assert confirm.time == T0
-    assert confirm.connection_id == placements.connection_id >= 1
+    assert confirm.connection_id == placements.connection_id == 1  # one kept alive
     assert emulator.ledger().requests == 2
 
 

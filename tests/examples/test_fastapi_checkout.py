@@ -6,6 +6,7 @@ plugin's emulator (a real one on 127.0.0.1, reset before each test).
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import difflib
 import importlib.util
@@ -56,8 +57,16 @@ def emulator(rokt_emulator: Emulator, monkeypatch: pytest.MonkeyPatch) -> Emulat
 @pytest.fixture
 def checkout(emulator: Emulator) -> Iterator[httpx.Client]:
     """The example app under real uvicorn in a thread, and an HTTP client for it."""
+    with served(fastapi_checkout.app) as http:
+        yield http
+
+
+@contextlib.contextmanager
+def served(app: Any) -> Iterator[httpx.Client]:
+    """``app`` under real uvicorn on 127.0.0.1 in a thread, lifespan on, and an
+    HTTP client for it; the server is stopped (and must stop) on exit."""
     config = uvicorn.Config(
-        fastapi_checkout.app,
+        app,
         lifespan="on",
         log_config=None,  # leave the test run's logging configuration alone
         access_log=False,
@@ -71,7 +80,7 @@ def checkout(emulator: Emulator) -> Iterator[httpx.Client]:
         )
         thread.start()
         try:
-            _wait_started(server, thread)
+            wait_started(server, thread)
             base_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
             with httpx.Client(base_url=base_url, timeout=10.0) as http:
                 yield http
@@ -81,7 +90,7 @@ def checkout(emulator: Emulator) -> Iterator[httpx.Client]:
     assert not thread.is_alive(), "uvicorn did not shut down"
 
 
-def _wait_started(server: uvicorn.Server, thread: threading.Thread) -> None:
+def wait_started(server: uvicorn.Server, thread: threading.Thread) -> None:
     deadline = time.monotonic() + STARTUP_LIMIT
     while not server.started:
         if not thread.is_alive():
@@ -318,7 +327,7 @@ def test_readme_quickstart_is_the_example_verbatim_when_included() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     expected = EXAMPLE.read_text(encoding="utf-8")
 
-    block = _included_block(readme)
+    block = included_block(readme)
 
     if block != expected:
         diff = difflib.unified_diff(
@@ -335,23 +344,22 @@ def test_readme_quickstart_is_the_example_verbatim_when_included() -> None:
         )
 
 
-def _included_block(readme: str) -> str:
+def included_block(readme: str, include: str = INCLUDE) -> str:
     """The text of the ```python block right after the include line."""
     lines = readme.splitlines(keepends=True)
-    starts = [n for n, line in enumerate(lines) if line.strip() == INCLUDE]
+    starts = [n for n, line in enumerate(lines) if line.strip() == include]
     if len(starts) != 1:
         pytest.fail(
-            f"README.md must have exactly one line {INCLUDE} (found {len(starts)}),"
-            " followed by a ```python block holding examples/fastapi_checkout.py:"
-            " paste the file there",
+            f"README.md must have exactly one line {include} (found {len(starts)}),"
+            " followed by a ```python block holding that file: paste it there",
             pytrace=False,
         )
     rest = iter(lines[starts[0] + 1 :])
     fence = next((line for line in rest if line.strip()), "")
     if fence.rstrip("\r\n") != "```python":
         pytest.fail(
-            f"the line after {INCLUDE} in README.md must open a ```python block"
-            " holding examples/fastapi_checkout.py: paste the file there",
+            f"the line after {include} in README.md must open a ```python block"
+            " holding that file: paste it there",
             pytrace=False,
         )
     body: list[str] = []
@@ -359,4 +367,4 @@ def _included_block(readme: str) -> str:
         if line.rstrip("\r\n") == "```":
             return "".join(body)
         body.append(line)
-    pytest.fail(f"README.md: the ```python block after {INCLUDE} is never closed")
+    pytest.fail(f"README.md: the ```python block after {include} is never closed")

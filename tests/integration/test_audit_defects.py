@@ -147,7 +147,7 @@ async def test_cancelled_hedged_placements_refund_the_hedge(
     emulator.faults.set_rate("placements", "delay", 1.0, ms=5000.0)
     policy = dataclasses.replace(NO_WAIT_RETRY, hedge_placements_after=0.05)
     async with client_for(
-        emulator, retry=policy, timeouts=Timeouts(connect=1.0, read=10.0)
+        emulator, retry=policy, timeouts=Timeouts(connect=1.0, response=10.0)
     ) as rokt:
         full = rokt.stats.budget_tokens
         task = asyncio.ensure_future(
@@ -181,7 +181,7 @@ async def test_pool_wait_past_a_short_deadline_is_connect_error(
     async with client_for(
         emulator,
         limits=PoolLimits(connections=1),
-        timeouts=Timeouts(connect=3.0, read=10.0),
+        timeouts=Timeouts(connect=3.0, response=10.0),
     ) as rokt:
         busy = asyncio.ensure_future(rokt.confirm_cart(quantity_confirm(1)))
         for _ in range(200):  # until the busy confirm holds the connection

@@ -231,7 +231,7 @@ async def test_slow_answer_past_the_attempt_limit_is_request_timeout() -> None:
         writer.close()
 
     async with raw_server(handler) as url:
-        quick = Timeouts(connect=0.1, read=0.1)
+        quick = Timeouts(connect=0.1, response=0.1)
         client = make_client(url, retry=NO_RETRY, timeouts=quick)
         async with client:
             with pytest.raises(RequestTimeoutError):

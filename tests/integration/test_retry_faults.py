@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import dataclasses
+import json
 import random
 import warnings
 from typing import TYPE_CHECKING, Any
@@ -11,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from rokt_async import (
+    DEFAULT_RETRY,
     NO_WAIT_RETRY,
     CancelRequest,
     ConfirmItem,
@@ -23,10 +26,12 @@ from rokt_async import (
     ReleaseRequest,
     ReserveItem,
     ReserveRequest,
+    RetryEvent,
     RoktError,
     Timeouts,
     UnprocessableEntityError,
 )
+from rokt_async.testing import FakeTiming
 from tests.conftest import emulator_client, make_client
 
 if TYPE_CHECKING:
@@ -37,7 +42,7 @@ if TYPE_CHECKING:
 
 #: Short attempts (connect + read = 1.25 s) so "slow beyond timeout" faults stay
 #: cheap, with connect roomy enough that a loaded CI machine still connects.
-FAST_TIMEOUTS = Timeouts(connect=1.0, read=0.25)
+FAST_TIMEOUTS = Timeouts(connect=1.0, response=0.25)
 SLOW_MS = 1500.0  # a "slow" fault: well past one FAST_TIMEOUTS attempt
 #: No waits, and quantity-only confirms resent after ambiguous failures too: for
 #: tests about retries themselves (budget, memory), not about resend safety.
@@ -88,30 +93,57 @@ async def test_retried_confirm_resends_identical_bytes_and_session_id(
 async def test_total_outage_is_not_amplified_and_recovery_is_clean(
     emulator: Emulator,
 ) -> None:
-    """During a 504 outage the budget drains and calls stop retrying; then heal."""
+    """During a 504 outage the budget pays for 100 retries and refuses the rest:
+    10,000 confirms cost 10,100 requests. Healed, 1,000 confirms each succeed at
+    the first attempt though the bucket starts empty, and refill it."""
     emulator.faults.set_rate("confirm", "504_before", 1.0)
     # Quantity confirms are resent only when the policy allows it: here it must,
     # so that every call of the outage wants retries the budget has to refuse.
+    # FakeTiming: no backoff wait takes time and no deadline passes while the
+    # machine is busy; roomy attempts: no attempt times out (a timeout costs 10
+    # tokens, not 5, and would change every figure below).
+    timing = FakeTiming()
     async with client_for(
-        emulator, limits=_pool(128), retry=QUANTITY_RESENDS
+        emulator,
+        limits=_pool(128),
+        retry=dataclasses.replace(
+            DEFAULT_RETRY, retry_quantity_confirm_when_ambiguous=True
+        ),
+        timeouts=Timeouts(connect=5.0, response=10.0),
+        timing=timing,
     ) as client:
+        full = client.stats.budget_tokens
         outage = await client.confirm_many(
             [quantity_confirm(n) for n in range(10_000)], concurrency=128
         )
         during = client.stats
+        sent_during = len(emulator.requests("confirm"))
         emulator.faults.clear()
         after = await client.confirm_many(
             [quantity_confirm(n, order="next") for n in range(10_000, 11_000)]
         )
         healed = client.stats
+    paid = full // 5  # retries an empty bucket paid for, 5 tokens each
     assert all(isinstance(r, OutcomeUnknownError) for r in outage)
-    assert during.attempts <= 1.02 * during.calls
-    assert during.budget_refusals > 0
-    calls_after = healed.calls - during.calls
-    retried_after = healed.retries - during.retries  # >= calls that needed a retry
-    assert calls_after == 1_000
-    assert calls_after - retried_after >= 990
-    assert all(isinstance(r, ConfirmResponse) for r in after)
+    assert (during.calls, during.retries, during.attempts) == (
+        10_000,
+        paid,
+        10_000 + paid,
+    )
+    assert sent_during == during.attempts  # the emulator saw every one, no more
+    assert during.budget_tokens == 0
+    assert len(timing.sleeps) == paid  # one backoff wait per paid retry
+    # Every call but those that used all 4 attempts (3 paid retries each) ended
+    # on a refusal.
+    assert 10_000 - paid // 3 <= during.budget_refusals <= 10_000
+    assert all(isinstance(r, ConfirmResponse) and r.is_complete for r in after)
+    assert (
+        healed.calls - during.calls,
+        healed.attempts - during.attempts,
+        healed.retries - during.retries,
+    ) == (1_000, 1_000, 0)
+    assert len(emulator.requests("confirm")) - sent_during == 1_000
+    assert healed.budget_tokens == full  # 1 token back per first-try success
 
 
 def _pool(size: int) -> PoolLimits:
@@ -187,7 +219,9 @@ async def test_attempts_follow_the_classification(
     """Under a persistent fault, attempts are 4 where resending is safe, else 1."""
     policy = dataclasses.replace(NO_WAIT_RETRY, deadlines={endpoint: 30.0})
     params = {"ms": SLOW_MS} if kind == "delay" else {}
-    async with client_for(emulator, retry=policy) as client:
+    # An attempt lasts at most connect + response: 0.5 s, not FAST_TIMEOUTS' 1.25.
+    quick = Timeouts(connect=0.25, response=0.25)
+    async with client_for(emulator, retry=policy, timeouts=quick) as client:
         call = await _call(client, endpoint)
         before = len(emulator.requests(endpoint))
         emulator.faults.set_rate(endpoint, kind, 1.0, **params)
@@ -204,20 +238,31 @@ async def test_attempts_follow_the_classification(
 
 async def test_hedged_placements_takes_the_first_answer(emulator: Emulator) -> None:
     """A stalled placements call is hedged; the quick copy answers, the slow one is
-    cancelled, and the hedge is counted."""
+    cancelled and gives its pool slot back, and the hedge is counted."""
     emulator.faults.fail_next("placements", "delay", ms=2000.0)
     policy = dataclasses.replace(NO_WAIT_RETRY, hedge_placements_after=0.05)
-    async with client_for(emulator, retry=policy) as client:
-        shown = await client.any_placements(
-            PlacementsRequest(cart_id="h", page_identifier="checkout.upsell")
-        )
+    placements = PlacementsRequest(cart_id="h", page_identifier="checkout.upsell")
+    roomy = Timeouts(connect=1.0, response=2.0)  # the 300 ms replies below fit
+    async with client_for(
+        emulator, retry=policy, limits=_pool(2), timeouts=roomy
+    ) as client:
+        shown = await client.any_placements(placements)
         stats = client.stats
-        connector = client._pool.session.connector  # type: ignore[union-attr]
-        assert connector is not None
-        assert len(connector._acquired) == 0  # the loser gave its connection back
+        # Both slots free again: two slow calls at once take two connections.
+        emulator.faults.fail_next("placements", "delay", count=2, ms=300.0)
+        slow = dataclasses.replace(NO_WAIT_RETRY, deadlines={"placements": 10.0})
+        both = await asyncio.gather(
+            *(
+                client.with_options(retry=slow).any_placements(placements)
+                for _ in range(2)
+            )
+        )
     assert shown is True
     assert (stats.calls, stats.attempts, stats.hedges) == (1, 2, 1)
-    assert len(emulator.requests("placements")) == 2
+    seen = emulator.requests("placements")
+    assert len(seen) == 4  # the first copy and its hedge, then the pair
+    assert both == [True, True]
+    assert len({r.connection_id for r in seen[2:]}) == 2
 
 
 async def test_confirm_many_keeps_order_and_isolates_failures(
@@ -246,12 +291,21 @@ async def test_confirm_many_keeps_order_and_isolates_failures(
 async def test_cancelling_in_flight_calls_leaves_a_clean_pool(
     emulator: Emulator,
 ) -> None:
-    """2,000 calls cancelled at random points: CancelledError, no later retries,
-    no acquired connections, no warnings, and the client keeps working."""
+    """2,000 confirms cancelled at random points (pool wait, send, read, backoff):
+    each ends in CancelledError, the emulator receives no attempt of a call beyond
+    those it had begun when it was cancelled, every pool slot comes back, nothing
+    warns, and the client keeps working."""
     emulator.faults.set_rate("confirm", "delay", 0.5, max_ms=40.0)
     emulator.faults.set_rate("confirm", "504_before", 0.2)
-    policy = dataclasses.replace(NO_WAIT_RETRY, base_delay=0.01, max_delay=0.02)
+    # Resent after a 504, so calls are also cancelled in their backoff waits.
+    policy = dataclasses.replace(QUANTITY_RESENDS, base_delay=0.01, max_delay=0.02)
     rng = random.Random(3)
+    retries_of: collections.Counter[asyncio.Task[Any] | None] = collections.Counter()
+
+    def count_retry(event: RetryEvent) -> None:  # runs in the retrying call's task
+        retries_of[asyncio.current_task()] += 1
+
+    pool = 32
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         client = make_client(
@@ -259,37 +313,66 @@ async def test_cancelling_in_flight_calls_leaves_a_clean_pool(
             api_key=emulator.api_key,
             tag_id=emulator.tag_id,
             retry=policy,
-            limits=_pool(32),
+            limits=_pool(pool),
+            on_retry=[count_retry],
         )
         async with client:
             tasks = [
                 asyncio.ensure_future(client.confirm_cart(quantity_confirm(n)))
                 for n in range(2_000)
             ]
-            interrupted: set[int] = set()  # cancelled before they finished
+            # Attempts each call had begun (its first, and one per retry announced
+            # to the hook) when it was first cancelled before finishing.
+            begun: dict[int, int] = {}
+
+            def cancel(index: int) -> None:
+                attempts_so_far = 1 + retries_of[tasks[index]]
+                if tasks[index].cancel():
+                    begun.setdefault(index, attempts_so_far)
+
             for _ in range(20):  # cancel in waves: pool wait, send, read, backoff
                 await asyncio.sleep(rng.uniform(0.0, 0.01))
                 for index in rng.sample(range(len(tasks)), 100):
-                    if tasks[index].cancel():
-                        interrupted.add(index)
-            for index, task in enumerate(tasks):
-                if task.cancel():
-                    interrupted.add(index)
+                    cancel(index)
+            for index in range(len(tasks)):
+                cancel(index)
             outcomes = await asyncio.gather(*tasks, return_exceptions=True)
-            attempts = client.stats.attempts
-            await asyncio.sleep(0.1)  # give any stray retry the chance to start
-            assert client.stats.attempts == attempts
-            connector = client._pool.session.connector  # type: ignore[union-attr]
-            assert connector is not None
-            assert len(connector._acquired) == 0
+            finished = {
+                n: 1 + retries_of[task]
+                for n, task in enumerate(tasks)
+                if n not in begun
+            }
+            # Every slot came back: as many slow calls at once as the pool holds
+            # each get a connection of their own.
             emulator.faults.clear()
-            again = await client.confirm_cart(quantity_confirm(99_999))
-    assert len(interrupted) >= 100
-    assert all(isinstance(outcomes[i], asyncio.CancelledError) for i in interrupted)
+            emulator.faults.set_rate("confirm", "delay", 1.0, ms=300.0)
+            again = await asyncio.gather(
+                *(
+                    client.confirm_cart(quantity_confirm(100_000 + n))
+                    for n in range(pool)
+                )
+            )
+            attempts = client.stats.attempts
+    seen = emulator.requests("confirm")
+    sent_to = collections.Counter(json.loads(r.body)["cartId"] for r in seen)
+    assert len(begun) >= 100
+    assert all(isinstance(outcomes[i], asyncio.CancelledError) for i in begun)
     assert all(
         isinstance(o, ConfirmResponse | RoktError | asyncio.CancelledError)
         for o in outcomes
     )
-    assert again.items[0].success
+    assert sum(retries_of.values()) > 0  # 504s were resent: there were waits to cut
+    beyond = {
+        n: (sent_to[f"cart-{n}"], most)
+        for n, most in {**finished, **begun}.items()
+        if sent_to[f"cart-{n}"] > most
+    }
+    assert beyond == {}  # no attempt started after its call was cancelled
+    assert len(seen) <= attempts  # and none went out uncounted
+    assert all(r.items[0].success for r in again)
+    late = {f"cart-{100_000 + n}" for n in range(pool)}
+    last = [r for r in seen if json.loads(r.body)["cartId"] in late]
+    assert len(last) == pool
+    assert len({r.connection_id for r in last}) == pool
     assert [w for w in caught if "Unclosed" in str(w.message)] == []
     assert emulator.ledger().duplicates == ()

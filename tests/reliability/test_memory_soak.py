@@ -116,7 +116,7 @@ async def test_faulted_soak_keeps_client_memory_and_tasks_flat(
             url,
             api_key=KEY,
             tag_id=TAG,
-            timeouts=Timeouts(connect=1.0, read=1.0),
+            timeouts=Timeouts(connect=1.0, response=1.0),
             limits=PoolLimits(connections=64),
         ) as rokt:
             tracemalloc.start()
@@ -147,6 +147,11 @@ async def test_faulted_soak_keeps_client_memory_and_tasks_flat(
         "0",
         met=tasks_after == tasks_before,
     )
-    assert stats.retries > 0  # the faults did bite
+    # The faults did bite, at their rates: about half the calls are confirms, and
+    # 7% of confirm attempts meet a fault that is retried (504 before or after,
+    # reset), so retries run near 3.4% of calls (0.034 measured); reserves are
+    # never resent. Every extra attempt is a counted retry.
+    assert stats.attempts - stats.calls == stats.retries
+    assert 0.025 * stats.calls < stats.retries < 0.045 * stats.calls
     assert growth < limit
     assert tasks_after == tasks_before

@@ -94,8 +94,12 @@ def short_idle_emulator() -> Iterator[Emulator]:
         yield emulator
 
 
-#: Sockets of dropped connections the emulator may still count while they close.
-CLOSING: Final = POOL // 10
+#: Sockets of dropped connections the emulator may still count while they close:
+#: a timed-out call's socket is dropped by the client at once but reaches the
+#: server's count later. ``make soak`` saw up to 8 such; full-suite runs on a
+#: loaded 2-core machine up to 15. A pool that stopped bounding would show all
+#: 256 callers.
+CLOSING: Final = POOL // 4
 
 
 async def test_pool_bound_holds_and_every_caller_ends_by_its_deadline_under_load(
@@ -170,8 +174,12 @@ async def test_pool_bound_holds_and_every_caller_ends_by_its_deadline_under_load
     # at soak sizes (10,240 calls, about 110 timeouts) the emulator counted up to
     # 108 on asyncio's loop and 101 on uvloop, while aiohttp's own count of
     # connections in use never passed 100.
-    assert POOL // 2 < peak <= POOL + CLOSING
-    assert delayed > 0  # some replies really were held past the deadline
+    # 256 callers start at once, so the pool opens all of its 100 connections.
+    assert POOL <= peak <= POOL + CLOSING
+    # Some replies really were held past the deadline; each request recorded but
+    # not answered is a call that timed out or an attempt that was retried (a
+    # timed-out request the emulator had not read yet is not recorded, hence <=).
+    assert 0 < delayed <= outcomes["RequestTimeoutError"] + stats.retries
 
 
 async def test_retry_started_after_the_deadline_ends_by_the_deadline(
@@ -318,7 +326,9 @@ async def test_stale_keepalive_confirms_are_invisible_and_never_buy_twice(
     ledger = emulator.ledger()
     test = f"test_pool stale keep-alive, confirms ({_loop_name(request)})"
     _record_stale_run(figures, test, errors, total, emulator, stats)
-    assert stats.retries > 0  # connections the server had dropped were reused
+    # Connections the server had dropped were reused, and every extra attempt
+    # was one of those counted retries.
+    assert stats.attempts - stats.calls == stats.retries > 0
     assert errors == []
     assert ledger.duplicates == ()
     assert len(confirmed) == total

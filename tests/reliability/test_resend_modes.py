@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 
 def client_on(emulator: Emulator, **options: object) -> RoktClient:
     return emulator_client(
-        emulator, timeouts=Timeouts(connect=1.0, read=0.25), **options
+        emulator, timeouts=Timeouts(connect=1.0, response=0.25), **options
     )
 
 

@@ -292,7 +292,7 @@ async def _canary_run(
 ) -> list[object]:
     """Every mode on every endpoint, then refused, closed and misused clients."""
     outcomes: list[object] = []
-    quick = Timeouts(connect=1.0, read=1.0)
+    quick = Timeouts(connect=1.0, response=1.0)
     for mode in MODES:
         rokt = make_client(
             f"{base}/{mode}",

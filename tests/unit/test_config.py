@@ -87,8 +87,8 @@ def test_loopback_http_and_https_base_urls_are_accepted(url: str) -> None:
     "build",
     [
         lambda: Timeouts(connect=0),
-        lambda: Timeouts(read=-1),
-        lambda: Timeouts(read=float("inf")),
+        lambda: Timeouts(response=-1),
+        lambda: Timeouts(response=float("inf")),
         lambda: PoolLimits(connections=0),
         lambda: PoolLimits(keepalive=0),
         lambda: RetryPolicy(max_attempts=0),
@@ -121,6 +121,8 @@ def test_default_retry_policy_matches_checkout_defaults() -> None:
         "confirm": 20.0,
         "release": 10.0,
         "cancel": 20.0,
+        "events": 10.0,
+        "token": 10.0,
     }
 
 
@@ -142,13 +144,15 @@ def test_from_env_without_key_raises(monkeypatch: pytest.MonkeyPatch) -> None:
         RoktClient.from_env()
 
 
-@pytest.mark.parametrize("name", ["confrim", "events", ""])
+@pytest.mark.parametrize("name", ["confrim", "event", ""])
 def test_deadline_for_an_endpoint_the_client_lacks_is_refused(name: str) -> None:
     """A misspelt (or not yet existing) endpoint in deadlines is a
     ConfigurationError naming it and the endpoints there are."""
     with pytest.raises(ConfigurationError, match=repr(name)) as caught:
         RetryPolicy(deadlines={name: 1.0})
-    assert "cancel, confirm, placements, release, reserve" in str(caught.value)
+    assert "cancel, confirm, events, placements, release, reserve, token" in str(
+        caught.value
+    )
 
 
 def test_deadline_names_are_the_endpoint_table_names() -> None:

@@ -22,7 +22,7 @@ from rokt_async import (
     RoktClient,
     UnclosedClientWarning,
 )
-from rokt_async import _pool as pool_module
+from rokt_async import _shared as shared_module
 from tests.conftest import A_PLACEMENTS, FAKE_BASE, make_client
 
 PLACEMENTS_URL = f"{FAKE_BASE}/v1/placements/any"
@@ -71,7 +71,7 @@ async def test_owned_session_is_closed_with_the_client() -> None:
     """The session the client built is closed when the client closes."""
     client = make_client()
     async with client:
-        session = client._pool.session
+        session = client._shared.session
         assert session is not None
     assert session.closed
 
@@ -81,7 +81,7 @@ async def test_unclosed_client_warns_where_it_was_created() -> None:
     origin, and closes its sockets so aiohttp has nothing left to warn about."""
     client = RoktClient(api_key="k", tag_id="t")
     await client.open()
-    session = client._pool.session
+    session = client._shared.session
     assert session is not None
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -187,7 +187,7 @@ async def test_use_after_fork_raises_typed_error(
     """After a fork the child's calls fail with ForkedProcessError, not a hang."""
     async with make_client() as client:
         monkeypatch.setattr(
-            pool_module, "_fork_generation", pool_module._fork_generation + 1
+            shared_module, "_fork_generation", shared_module._fork_generation + 1
         )
         with pytest.raises(ForkedProcessError, match="new client in the child"):
             await client.any_placements(A_PLACEMENTS)
@@ -201,7 +201,7 @@ async def test_real_fork_bumps_the_generation_in_the_child() -> None:
         warnings.simplefilter("ignore", DeprecationWarning)  # fork with threads
         pid = os.fork()
     if pid == 0:  # child: report whether the generation moved, then leave at once
-        os.write(write_end, b"1" if pool_module._fork_generation else b"0")
+        os.write(write_end, b"1" if shared_module._fork_generation else b"0")
         os._exit(0)
     os.close(write_end)
     os.waitpid(pid, 0)  # noqa: ASYNC222  (the child exits at once)
@@ -213,7 +213,7 @@ async def test_with_options_view_shares_the_pool_and_changes_defaults() -> None:
     """A view uses the same session with its own locale; its close is a no-op."""
     async with make_client() as client:
         view = client.with_options(locale="de-DE", timeout=0.5)
-        assert view._pool is client._pool
+        assert view._shared is client._shared
         with aioresponses() as mocked:
             mocked.post(PLACEMENTS_URL, payload={"result": True})
             assert await view.any_placements(A_PLACEMENTS)

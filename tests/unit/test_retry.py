@@ -30,10 +30,10 @@ from rokt_async._retry import (
     NEVER_SENT,
     THROTTLED,
     Failure,
-    Retrier,
     classify,
 )
 from rokt_async._transport import parse_retry_after
+from rokt_async.testing import FakeTiming
 from tests.conftest import (
     A_CONFIRM,
     A_PLACEMENTS,
@@ -52,47 +52,19 @@ CONFIRM_OK = {"cartId": "cart-1", "orderId": "order-1", "items": []}
 RESERVE_OK = {"cartId": "cart-1", "items": []}
 
 
-class FakeTime:
-    """A clock that only moves when the fake sleeper sleeps."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-
-def install_fakes(
-    client: RoktClient,
-    fake: FakeTime,
-    rng: float = 1.0,
-    budget: RetryBudget | None = None,
-) -> None:
-    """Swap the client's retrier for one on fake time and a fixed RNG."""
-    if budget is not None:
-        client._pool.budget = budget
-    client._retrier = Retrier(
-        stats=client._pool.stats,
-        budget=client._pool.budget,
-        hooks=client._retrier._hooks,
-        timeouts=client._timeouts,
-        max_bytes=client._max_bytes,
-        sleep=fake.sleep,
-        rng=lambda: rng,
-        clock=fake.clock,
-    )
+async def drain_budget(client: RoktClient, tokens: int) -> None:
+    """Spend ``tokens`` (a multiple of 5) of the client's budget the public way:
+    confirms that fail twice with 504 (mocked by the caller), one retry each."""
+    two_tries = client.with_options(retry=RetryPolicy(max_attempts=2))
+    for _ in range(tokens // 5):
+        with pytest.raises(OutcomeUnknownError):
+            await two_tries.confirm_cart(A_CONFIRM)
 
 
 async def test_backoff_doubles_from_base_at_rng_one() -> None:
     """With the RNG at 1, full jitter gives exactly 0.1, 0.2 and 0.4 s."""
-    fake = FakeTime()
-    async with make_client(retry=DEFAULT_RETRY) as client:
-        install_fakes(client, fake)
+    fake = FakeTiming()
+    async with make_client(retry=DEFAULT_RETRY, timing=fake) as client:
         with aioresponses() as mocked:
             for _ in range(3):
                 mocked.post(CONFIRM_URL, status=504)
@@ -104,9 +76,8 @@ async def test_backoff_doubles_from_base_at_rng_one() -> None:
 
 async def test_full_jitter_scales_each_step_by_the_rng() -> None:
     """The wait is the backoff step times the RNG's draw."""
-    fake = FakeTime()
-    async with make_client(retry=DEFAULT_RETRY) as client:
-        install_fakes(client, fake, rng=0.5)
+    fake = FakeTiming(jitter=0.5)
+    async with make_client(retry=DEFAULT_RETRY, timing=fake) as client:
         with aioresponses() as mocked:
             mocked.post(CONFIRM_URL, status=504)
             mocked.post(CONFIRM_URL, status=504)
@@ -117,10 +88,9 @@ async def test_full_jitter_scales_each_step_by_the_rng() -> None:
 
 async def test_backoff_is_capped_by_max_delay() -> None:
     """No single wait exceeds max_delay."""
-    fake = FakeTime()
+    fake = FakeTiming()
     policy = RetryPolicy(max_attempts=6, base_delay=0.5, max_delay=1.0)
-    async with make_client(retry=policy) as client:
-        install_fakes(client, fake)
+    async with make_client(retry=policy, timing=fake) as client:
         with aioresponses() as mocked:
             mocked.post(CONFIRM_URL, status=504, repeat=True)
             with pytest.raises(OutcomeUnknownError):
@@ -130,9 +100,8 @@ async def test_backoff_is_capped_by_max_delay() -> None:
 
 async def test_no_sleep_crosses_the_deadline() -> None:
     """A wait that would end past the deadline is not taken; the call gives up."""
-    fake = FakeTime()
-    async with make_client(retry=DEFAULT_RETRY) as client:
-        install_fakes(client, fake)
+    fake = FakeTiming()
+    async with make_client(retry=DEFAULT_RETRY, timing=fake) as client:
         with aioresponses() as mocked:
             mocked.post(CONFIRM_URL, status=504, repeat=True)
             with pytest.raises(OutcomeUnknownError) as caught:
@@ -149,9 +118,8 @@ async def test_retry_after_is_honoured_up_to_the_cap(
     retry_after: str, expected: float
 ) -> None:
     """Retry-After sets the wait, capped by max_delay; never below the backoff."""
-    fake = FakeTime()
-    async with make_client(retry=DEFAULT_RETRY) as client:
-        install_fakes(client, fake)
+    fake = FakeTiming()
+    async with make_client(retry=DEFAULT_RETRY, timing=fake) as client:
         with aioresponses() as mocked:
             mocked.post(CONFIRM_URL, status=503, headers={"Retry-After": retry_after})
             mocked.post(CONFIRM_URL, payload=CONFIRM_OK)
@@ -174,9 +142,8 @@ def test_retry_after_parses_seconds_and_http_dates() -> None:
 
 async def test_throttled_reserve_is_retried_after_retry_after() -> None:
     """429 is retried on every endpoint, reserve included."""
-    fake = FakeTime()
-    async with make_client(retry=DEFAULT_RETRY) as client:
-        install_fakes(client, fake)
+    fake = FakeTiming()
+    async with make_client(retry=DEFAULT_RETRY, timing=fake) as client:
         with aioresponses() as mocked:
             mocked.post(RESERVE_URL, status=429, headers={"Retry-After": "1"})
             mocked.post(RESERVE_URL, payload=RESERVE_OK)
@@ -186,9 +153,8 @@ async def test_throttled_reserve_is_retried_after_retry_after() -> None:
 
 async def test_ambiguous_reserve_is_not_retried_by_default() -> None:
     """A 504 on reserve ends at once in OutcomeUnknownError after one attempt."""
-    fake = FakeTime()
-    async with make_client(retry=DEFAULT_RETRY) as client:
-        install_fakes(client, fake)
+    fake = FakeTiming()
+    async with make_client(retry=DEFAULT_RETRY, timing=fake) as client:
         with aioresponses() as mocked:
             mocked.post(RESERVE_URL, status=504)
             with pytest.raises(OutcomeUnknownError) as caught:
@@ -201,10 +167,9 @@ async def test_ambiguous_reserve_is_not_retried_by_default() -> None:
 
 async def test_ambiguous_reserve_is_retried_when_the_policy_allows() -> None:
     """retry_reserve_when_ambiguous lets a 504'd reserve try again."""
-    fake = FakeTime()
+    fake = FakeTiming()
     policy = dataclasses.replace(DEFAULT_RETRY, retry_reserve_when_ambiguous=True)
-    async with make_client(retry=policy) as client:
-        install_fakes(client, fake)
+    async with make_client(retry=policy, timing=fake) as client:
         with aioresponses() as mocked:
             mocked.post(RESERVE_URL, status=504)
             mocked.post(RESERVE_URL, payload=RESERVE_OK)
@@ -225,9 +190,8 @@ async def test_definite_4xx_is_never_retried() -> None:
 
 async def test_500_is_not_retried_and_502_on_placements_is() -> None:
     """500 is a definite server failure; 502 is ambiguous and placements may retry."""
-    fake = FakeTime()
-    async with make_client(retry=DEFAULT_RETRY) as client:
-        install_fakes(client, fake)
+    fake = FakeTiming()
+    async with make_client(retry=DEFAULT_RETRY, timing=fake) as client:
         with aioresponses() as mocked:
             mocked.post(PLACEMENTS_URL, status=500)
             with pytest.raises(ServerError) as caught:
@@ -241,9 +205,8 @@ async def test_500_is_not_retried_and_502_on_placements_is() -> None:
 
 async def test_placements_exhausted_raises_last_error_not_outcome_unknown() -> None:
     """placements/any changes nothing, so giving up raises its last error."""
-    fake = FakeTime()
-    async with make_client(retry=DEFAULT_RETRY) as client:
-        install_fakes(client, fake)
+    fake = FakeTiming()
+    async with make_client(retry=DEFAULT_RETRY, timing=fake) as client:
         with aioresponses() as mocked:
             mocked.post(PLACEMENTS_URL, status=504, repeat=True)
             with pytest.raises(GatewayTimeoutError) as caught:
@@ -253,19 +216,23 @@ async def test_placements_exhausted_raises_last_error_not_outcome_unknown() -> N
 
 async def test_budget_refusal_fails_fast_with_last_error() -> None:
     """When the budget cannot pay for a retry, the call stops at once."""
-    fake = FakeTime()
-    async with make_client(retry=DEFAULT_RETRY) as client:
-        install_fakes(client, fake, budget=RetryBudget(capacity=5))
+    fake = FakeTiming()
+    async with make_client(retry=DEFAULT_RETRY, timing=fake) as client:
         with aioresponses() as mocked:
             mocked.post(CONFIRM_URL, status=504, repeat=True)
+            await drain_budget(client, 495)
+            before = client.stats
+            assert before.budget_tokens == 5
             with pytest.raises(OutcomeUnknownError) as first:
                 await client.confirm_cart(A_CONFIRM)
             with pytest.raises(OutcomeUnknownError) as second:
                 await client.confirm_cart(A_CONFIRM)
     assert (first.value.attempts, second.value.attempts) == (2, 1)
     stats = client.stats
-    assert (stats.calls, stats.attempts, stats.retries) == (2, 3, 1)
-    assert (stats.budget_refusals, stats.outcomes_unknown) == (2, 2)
+    assert (stats.calls - before.calls, stats.attempts - before.attempts) == (2, 3)
+    assert stats.retries - before.retries == 1
+    assert stats.budget_refusals - before.budget_refusals == 2
+    assert stats.outcomes_unknown - before.outcomes_unknown == 2
     assert stats.budget_tokens == 0
 
 
@@ -286,9 +253,10 @@ def test_budget_charges_retries_and_refunds_first_try_successes() -> None:
 async def test_on_retry_hooks_receive_frozen_events() -> None:
     """Each retry reports endpoint, failed attempt, wait and cause to every hook."""
     events: list[RetryEvent] = []
-    fake = FakeTime()
-    async with make_client(retry=DEFAULT_RETRY, on_retry=[events.append]) as client:
-        install_fakes(client, fake)
+    fake = FakeTiming()
+    async with make_client(
+        retry=DEFAULT_RETRY, on_retry=[events.append], timing=fake
+    ) as client:
         with aioresponses() as mocked:
             mocked.post(CONFIRM_URL, status=504)
             mocked.post(CONFIRM_URL, payload=CONFIRM_OK)
@@ -322,16 +290,17 @@ def test_classification_table(error: Any, kind: Failure) -> None:
 
 async def test_retried_success_returns_its_tokens_and_first_try_earns_one() -> None:
     """Only calls that never succeed drain the budget."""
-    fake = FakeTime()
-    budget = RetryBudget()
-    budget.tokens = 400
-    async with make_client(retry=DEFAULT_RETRY) as client:
-        install_fakes(client, fake, budget=budget)
+    fake = FakeTiming()
+    async with make_client(retry=DEFAULT_RETRY, timing=fake) as client:
         with aioresponses() as mocked:
+            for _ in range(40):  # 20 confirms failing twice: 100 tokens
+                mocked.post(CONFIRM_URL, status=504)
             mocked.post(CONFIRM_URL, status=504)
             mocked.post(CONFIRM_URL, status=504)
             mocked.post(CONFIRM_URL, payload=CONFIRM_OK)
             mocked.post(CONFIRM_URL, payload=CONFIRM_OK)
+            await drain_budget(client, 100)
+            assert client.stats.budget_tokens == 400
             await client.confirm_cart(A_CONFIRM)
             assert client.stats.budget_tokens == 400
             await client.confirm_cart(A_CONFIRM)

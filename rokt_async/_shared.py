@@ -19,13 +19,13 @@ from ._errors import ClientClosedError, EventLoopMismatchError, ForkedProcessErr
 if TYPE_CHECKING:
     import aiohttp
 
-__all__ = ["Pool", "State"]
+__all__ = ["SharedState", "State"]
 
 #: Bumped in a child after os.fork; a pool opened under another value is stale.
 _fork_generation = 0
 
 
-def _after_fork_in_child() -> None:
+def _after_fork_in_child() -> None:  # pragma: no cover - runs in forked children
     global _fork_generation  # one counter, bumped in every forked child
     _fork_generation += 1
 
@@ -41,7 +41,7 @@ class State(enum.Enum):
     CLOSED = "closed"
 
 
-class Pool:
+class SharedState:
     """What every view of one client shares: the session, its state and counters."""
 
     __slots__ = (
@@ -117,7 +117,7 @@ class Pool:
         return session
 
 
-def _mismatch_message(pool: Pool) -> str:
+def _mismatch_message(shared: SharedState) -> str:
     """Where the client was created and opened, and who is asking: no secrets.
 
     Built only when raising, so the checks above stay as cheap as they are.
@@ -126,12 +126,12 @@ def _mismatch_message(pool: Pool) -> str:
         asking = _describe_loop(asyncio.get_running_loop())
     except RuntimeError:
         asking = "no running event loop"
-    opened = "no event loop" if pool.loop is None else _describe_loop(pool.loop)
+    opened = "no event loop" if shared.loop is None else _describe_loop(shared.loop)
     here = threading.get_ident()
-    where = "the same thread" if here == pool.thread else _describe_thread(here)
+    where = "the same thread" if here == shared.thread else _describe_thread(here)
     return (
-        f"RoktClient created at {pool.created_at} was opened on {opened} in"
-        f" {_describe_thread(pool.thread)}, but is used from {asking} in {where}."
+        f"RoktClient created at {shared.created_at} was opened on {opened} in"
+        f" {_describe_thread(shared.thread)}, but is used from {asking} in {where}."
         " Open one client per event loop (e.g. in your app's lifespan) and use it"
         " only there; under pytest-asyncio, tests and fixtures whose loop scopes"
         " differ run on different loops"

@@ -1,0 +1,268 @@
+"""The outbox worker: claims due jobs, sends each through the client, settles it.
+
+A send's result decides the job (the client's own retry rules, then ours on a
+long horizon): accepted → ``done``; a definite refusal → ``failed`` with Rokt's
+error body; a failure a resend may fix (Rokt down, a 504 storm, the retry budget)
+→ ``pending`` again after a stored backoff, until ``max_age``; an ambiguous failure
+that is not safe to resend → ``unknown``. "Attempt started" is stored before the
+request goes out, so a worker killed mid-send leaves a job that recovery settles
+by the same rule.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import random
+import socket
+from typing import TYPE_CHECKING, Any, Final, Self
+
+from .._errors import (
+    APIError,
+    ClientStateError,
+    OutcomeUnknownError,
+    RequestValidationError,
+    ResponseDecodeError,
+    RoktError,
+)
+from .._retry import DEFINITE, classify
+from ._jobs import JobState
+
+if TYPE_CHECKING:
+    from types import TracebackType
+
+    from .._client import RoktClient
+    from ._jobs import Job
+    from ._outbox import Outbox
+
+__all__ = ["Worker"]
+
+_log: Final = logging.getLogger("rokt_async.outbox")
+_UNSAFE: Final = (
+    "the call may have taken effect and sending it again could act twice;"
+    " check with Rokt, then resend or drop it"
+)
+_STOPPED: Final = "the worker stopped mid-send; sending it again could act twice"
+
+
+class Worker:
+    """Made by ``Outbox.worker()``; an async context manager."""
+
+    def __init__(
+        self,
+        outbox: Outbox,
+        client: RoktClient,
+        *,
+        concurrency: int,
+        stop_timeout: float,
+        lease: float,
+        poll_interval: float,
+    ) -> None:
+        if concurrency < 1 or not lease > 0 or not poll_interval > 0:
+            raise ValueError("need concurrency >= 1, lease > 0 and poll_interval > 0")
+        self.outbox = outbox
+        self.client = client
+        self.concurrency = concurrency
+        self.stop_timeout = stop_timeout
+        self.lease = lease
+        self.poll_interval = poll_interval
+        self.name = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
+        self._running: set[asyncio.Task[None]] = set()
+        self._loop_task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
+        self.sent = 0  # sends started by this worker
+
+    async def __aenter__(self) -> Self:
+        self._loop_task = asyncio.get_running_loop().create_task(self._drain())
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    async def stop(self) -> None:
+        """Stop claiming; let sends in flight finish within ``stop_timeout``; the
+        rest are cancelled and settled (pending again where resending is safe)."""
+        self._stopping.set()
+        self.outbox._wake.set()
+        if self._loop_task is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._loop_task
+        if self._running:
+            _, late = await asyncio.wait(set(self._running), timeout=self.stop_timeout)
+            for task in late:
+                task.cancel()
+            if late:
+                await asyncio.wait(late)
+
+    async def run_until_stopped(self) -> None:
+        """For a worker process: drain until ``stop()`` (e.g. on SIGTERM)."""
+        async with self:
+            await self._stopping.wait()
+
+    # --- the loop -------------------------------------------------------------------
+
+    async def _drain(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                await self._drain_until_error()
+            except Exception as exc:  # noqa: BLE001 - any store's failure: keep going
+                _log.error(
+                    "outbox worker: the store failed (%s); trying again",
+                    type(exc).__name__,
+                )
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(self.poll_interval):
+                        await self._stopping.wait()
+
+    async def _drain_until_error(self) -> None:
+        outbox = self.outbox
+        store = outbox.store
+        next_recovery = 0.0
+        while not self._stopping.is_set():
+            now = outbox.clock()
+            if now >= next_recovery:
+                await store.recover(now)
+                next_recovery = now + max(1.0, self.lease / 4)
+            free = self.concurrency - len(self._running)
+            claimed: list[Job] = []
+            if free > 0:
+                claimed = await store.claim(
+                    now=now, lease=self.lease, limit=free, worker=self.name
+                )
+                for job in claimed:
+                    task = asyncio.get_running_loop().create_task(self._send(job))
+                    self._running.add(task)
+                    task.add_done_callback(self._finished)
+            if claimed and len(claimed) == free:
+                await asyncio.sleep(0)  # there may be more: look again at once
+                continue
+            outbox._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.poll_interval):
+                    await outbox._wake.wait()
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._running.discard(task)
+        self.outbox._wake.set()  # a slot is free, and its cart may have a next job
+        if not task.cancelled() and task.exception() is not None:
+            _log.error("outbox send raised %s", type(task.exception()).__name__)
+
+    # --- one job --------------------------------------------------------------------
+
+    async def _send(self, job: Job) -> None:
+        outbox = self.outbox
+        store = outbox.store
+        try:
+            request = outbox._decode(job)
+        except RequestValidationError as exc:
+            await self._settle(
+                job, JobState.FAILED, exc, reason="its body is unreadable"
+            )
+            return
+        if not await store.started(job.id, outbox.clock()):
+            _log.warning("outbox job %s was taken back before its send", job.id)
+            return
+        self.sent += 1
+        try:
+            response = await _call(self.client, job, request, self.lease / 2)
+        except asyncio.CancelledError:
+            await asyncio.shield(self._stopped_mid_send(job))
+            raise
+        except OutcomeUnknownError as exc:
+            if exc.resend_is_safe:
+                await self._later(job, exc)
+            else:
+                await self._settle(job, JobState.UNKNOWN, exc, reason=_UNSAFE)
+        except (APIError, ResponseDecodeError) as exc:
+            if classify(exc) is DEFINITE:
+                await self._settle(job, JobState.FAILED, exc, reason="Rokt refused it")
+            else:
+                await self._later(job, exc)
+        except (ClientStateError, RoktError) as exc:  # never sent, throttled, closed
+            await self._later(job, exc)
+        else:
+            failed = getattr(response, "failed_items", ())
+            if failed:
+                body = response.to_json().decode()
+                await self._settle(
+                    job,
+                    JobState.FAILED,
+                    None,
+                    reason=f"Rokt refused {len(failed)} of its items",
+                    error_body=body,
+                )
+            else:
+                await self._settle(job, JobState.DONE, None)
+
+    async def _stopped_mid_send(self, job: Job) -> None:
+        if job.resend_safe:
+            await self.outbox.store.settle(
+                job.id, JobState.PENDING, now=self.outbox.clock()
+            )
+        else:
+            await self._settle(job, JobState.UNKNOWN, None, reason=_STOPPED)
+
+    async def _later(self, job: Job, exc: RoktError) -> None:
+        outbox = self.outbox
+        now = outbox.clock()
+        if now - job.created_at >= outbox.max_age:
+            await self._settle(
+                job, JobState.FAILED, exc, reason="not delivered within max_age"
+            )
+            return
+        step = min(outbox.max_delay, outbox.base_delay * 2 ** min(job.attempts, 30))
+        wait = step * (0.5 + random.random() / 2)  # noqa: S311 - jitter
+        retry_after = getattr(exc, "retry_after", None)
+        if retry_after is not None:
+            wait = max(wait, min(retry_after, outbox.max_delay))
+        await outbox.store.settle(
+            job.id,
+            JobState.PENDING,
+            now=now,
+            next_attempt_at=now + wait,
+            last_error=_describe(exc),
+        )
+
+    async def _settle(
+        self,
+        job: Job,
+        state: JobState,
+        exc: RoktError | None,
+        *,
+        reason: str | None = None,
+        error_body: str | None = None,
+    ) -> None:
+        if error_body is None and isinstance(exc, APIError) and exc.body is not None:
+            error_body = exc.body.to_json().decode()
+        settled = await self.outbox.store.settle(
+            job.id,
+            state,
+            now=self.outbox.clock(),
+            last_error=None if exc is None else _describe(exc),
+            error_body=error_body,
+            reason=reason,
+        )
+        self.outbox._settled(settled)
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"[:500]
+
+
+async def _call(client: RoktClient, job: Job, request: Any, most: float) -> Any:
+    """Send one job, its deadline within half its lease: a call still running
+    when its lease ran out could be claimed and sent again by another worker."""
+    deadline = min(most, client.retry_policy.deadline_for(job.kind))
+    sid = job.session_id
+    if job.kind == "confirm":
+        return await client.confirm_cart(request, session_id=sid, timeout=deadline)
+    if job.kind == "release":
+        return await client.release_cart(request, session_id=sid, timeout=deadline)
+    return await client.cancel_confirmation(request, session_id=sid, timeout=deadline)
