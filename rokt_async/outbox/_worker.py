@@ -12,6 +12,7 @@ by the same rule.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 import os
@@ -70,6 +71,8 @@ class Worker:
         self.poll_interval = poll_interval
         self.name = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
         self._running: set[asyncio.Task[None]] = set()
+        #: Claimed and not yet started, each with the time its lease began.
+        self._ready: collections.deque[tuple[Job, float]] = collections.deque()
         self._loop_task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
         self.sent = 0  # sends started by this worker
@@ -94,12 +97,21 @@ class Worker:
         if self._loop_task is not None:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._loop_task
+        await self._release_ready()
         if self._running:
             _, late = await asyncio.wait(set(self._running), timeout=self.stop_timeout)
             for task in late:
                 task.cancel()
             if late:
                 await asyncio.wait(late)
+
+    async def _release_ready(self) -> None:
+        """Claimed jobs never started go back to ``pending`` at once (no send
+        began, so this is safe for every job)."""
+        store = self.outbox.store
+        while self._ready:
+            job, _ = self._ready.popleft()
+            await store.settle(job.id, JobState.PENDING, now=self.outbox.clock())
 
     async def run_until_stopped(self) -> None:
         """For a worker process: drain until ``stop()`` (e.g. on SIGTERM)."""
@@ -130,17 +142,18 @@ class Worker:
             if now >= next_recovery:
                 await store.recover(now)
                 next_recovery = now + max(1.0, self.lease / 4)
-            free = self.concurrency - len(self._running)
+            self._start_ready()
+            # Claimed ahead, up to one batch more than the free slots, so a slot
+            # that frees starts its next job without waiting on the store.
+            wanted = 2 * self.concurrency - len(self._running) - len(self._ready)
             claimed: list[Job] = []
-            if free > 0:
+            if wanted > 0:
                 claimed = await store.claim(
-                    now=now, lease=self.lease, limit=free, worker=self.name
+                    now=now, lease=self.lease, limit=wanted, worker=self.name
                 )
-                for job in claimed:
-                    task = asyncio.get_running_loop().create_task(self._send(job))
-                    self._running.add(task)
-                    task.add_done_callback(self._finished)
-            if claimed and len(claimed) == free:
+                self._ready.extend((job, now) for job in claimed)
+                self._start_ready()
+            if claimed and len(claimed) == wanted:
                 await asyncio.sleep(0)  # there may be more: look again at once
                 continue
             outbox._wake.clear()
@@ -148,15 +161,26 @@ class Worker:
                 async with asyncio.timeout(self.poll_interval):
                     await outbox._wake.wait()
 
+    def _start_ready(self) -> None:
+        """Start claimed jobs while there are free slots."""
+        loop = asyncio.get_running_loop()
+        while self._ready and len(self._running) < self.concurrency:
+            job, leased_at = self._ready.popleft()
+            task = loop.create_task(self._send(job, leased_at))
+            self._running.add(task)
+            task.add_done_callback(self._finished)
+
     def _finished(self, task: asyncio.Task[None]) -> None:
         self._running.discard(task)
+        if not self._stopping.is_set():
+            self._start_ready()  # at once: the next claimed job takes the slot
         self.outbox._wake.set()  # a slot is free, and its cart may have a next job
         if not task.cancelled() and task.exception() is not None:
             _log.error("outbox send raised %s", type(task.exception()).__name__)
 
     # --- one job --------------------------------------------------------------------
 
-    async def _send(self, job: Job) -> None:
+    async def _send(self, job: Job, leased_at: float) -> None:
         outbox = self.outbox
         store = outbox.store
         try:
@@ -166,12 +190,18 @@ class Worker:
                 job, JobState.FAILED, exc, reason="its body is unreadable"
             )
             return
+        # The call must end well inside the lease (begun at the claim, maybe a
+        # while ago): else another worker could recover and resend it meanwhile.
+        most = leased_at + self.lease * 0.8 - outbox.clock()
+        if most < min(1.0, self.lease / 4):
+            await store.settle(job.id, JobState.PENDING, now=outbox.clock())
+            return
         if not await store.started(job.id, outbox.clock()):
             _log.warning("outbox job %s was taken back before its send", job.id)
             return
         self.sent += 1
         try:
-            response = await _call(self.client, job, request, self.lease / 2)
+            response = await _call(self.client, job, request, most)
         except asyncio.CancelledError:
             await asyncio.shield(self._stopped_mid_send(job))
             raise
@@ -257,8 +287,9 @@ def _describe(exc: BaseException) -> str:
 
 
 async def _call(client: RoktClient, job: Job, request: Any, most: float) -> Any:
-    """Send one job, its deadline within half its lease: a call still running
-    when its lease ran out could be claimed and sent again by another worker."""
+    """Send one job, its deadline ``most`` seconds at most (what its lease
+    leaves): a call still running when its lease ran out could be claimed and
+    sent again by another worker."""
     deadline = min(most, client.retry_policy.deadline_for(job.kind))
     sid = job.session_id
     if job.kind == "confirm":
