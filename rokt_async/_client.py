@@ -346,7 +346,8 @@ class RoktClient(CartCalls, EventCalls):
             **self._sent_headers,  # empty unless the session was passed in
             "rokt-session-id": session_id_header(session_id),
         }
-        locale = locale or defaults.locale
+        if locale is None:
+            locale = defaults.locale
         if locale is not None:
             headers["Accept-Language"] = check_header_value(
                 "locale", locale, RequestValidationError

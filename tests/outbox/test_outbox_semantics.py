@@ -58,6 +58,7 @@ async def test_confirms_are_delivered_once_under_504_after(
     assert (
         sum(n for key, n in ledger.effects.items() if key.startswith("confirm")) == 60
     )
+    assert len(emulator.requests("confirm")) > 60  # the 504s were resent
 
 
 async def test_an_unsafe_ambiguous_confirm_ends_unknown_and_is_never_resent(

@@ -27,7 +27,7 @@ from rokt_async import (
     UnclosedClientWarning,
 )
 from rokt_async.testing import FakeTiming
-from tests.conftest import A_PLACEMENTS, FAKE_BASE, make_client
+from tests.conftest import A_CONFIRM, A_PLACEMENTS, FAKE_BASE, make_client
 
 PLACEMENTS_URL = f"{FAKE_BASE}/v1/placements/any"
 CONTROL = "locale contains a control or non-ASCII character"
@@ -185,3 +185,12 @@ async def test_events_only_client_refuses_cart_calls_saying_what_is_missing() ->
         " (event_credentials without them)"
     )
     assert not mocked.requests
+
+
+async def test_an_empty_per_call_locale_is_refused_not_replaced_by_the_default(
+    fake_client: RoktClient,
+) -> None:
+    """``locale=""`` is a mistake, as it is for the constructor: refused before
+    anything is sent, not silently swapped for the client's default."""
+    with pytest.raises(RequestValidationError, match="locale must not be empty"):
+        await fake_client.confirm_cart(A_CONFIRM, locale="")
