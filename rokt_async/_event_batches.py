@@ -20,7 +20,13 @@ from ._event_models import Event, EventBatch, WireEvent
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-__all__ = ["MAX_BATCH_BYTES", "MAX_BATCH_EVENTS", "Batch", "plan_batches"]
+__all__ = [
+    "MAX_BATCH_BYTES",
+    "MAX_BATCH_EVENTS",
+    "Batch",
+    "make_batch",
+    "plan_batches",
+]
 
 MAX_BATCH_EVENTS: Final = 100
 MAX_BATCH_BYTES: Final = 262_144
@@ -141,17 +147,17 @@ def plan_batches(
             )
         wire, part = encode_event(event, where, envelope)
         if parts and not envelope.fits(len(parts), size, len(part)):
-            batches.append(_batch(account_id, envelope, wires, parts))
+            batches.append(make_batch(account_id, envelope, wires, parts))
             wires, parts, size = [], [], 0
         wires.append(wire)
         parts.append(part)
         size += len(part)
     if parts:
-        batches.append(_batch(account_id, envelope, wires, parts))
+        batches.append(make_batch(account_id, envelope, wires, parts))
     return batches
 
 
-def _batch(
+def make_batch(
     account_id: str, envelope: Envelope, wires: list[WireEvent], parts: list[bytes]
 ) -> Batch:
     """A batch with a fresh Idempotency-Key (``/v1``), kept for all its attempts."""

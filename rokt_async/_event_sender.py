@@ -15,7 +15,6 @@ import asyncio
 import datetime
 import functools
 import logging
-import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final, Self
 
@@ -26,6 +25,7 @@ from ._event_batches import (
     check_account_id,
     check_event,
     encode_event,
+    make_batch,
 )
 
 if TYPE_CHECKING:
@@ -247,14 +247,14 @@ class EventSender:
                     return
             taken, self._queue = queue[:count], queue[count:]
             queue = self._queue
-            self._start(taken, size)
+            self._start(taken)
 
-    def _start(self, taken: list[tuple[Event, WireEvent, bytes]], size: int) -> None:
-        batch = Batch(
-            account_id=self.account_id,
-            wire=tuple(wire for _, wire, _ in taken),
-            payload=self._envelope.body([part for _, _, part in taken]),
-            idempotency_key=_new_key(),
+    def _start(self, taken: list[tuple[Event, WireEvent, bytes]]) -> None:
+        batch = make_batch(
+            self.account_id,
+            self._envelope,
+            [wire for _, wire, _ in taken],
+            [part for _, _, part in taken],
         )
         task = asyncio.get_running_loop().create_task(self._run(batch))
         self._in_flight.add(task)
@@ -294,7 +294,3 @@ class EventSender:
             f"<EventSender account_id={self.account_id!r} {self._state}"
             f" queued={self._unsettled}>"
         )
-
-
-def _new_key() -> str:
-    return str(uuid.uuid4())

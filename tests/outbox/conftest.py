@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING
 
 import pytest
@@ -63,6 +64,16 @@ async def outbox(request: pytest.FixtureRequest, db_path: str) -> AsyncIterator[
         box = Outbox(ProcrastinateStore(app), base_delay=0.02, max_delay=0.1)
         yield box
         await box.close()
+
+
+async def drained(outbox: Outbox, limit: float = 20.0) -> None:
+    """Wait until nothing is pending or in flight (bounded by ``limit``)."""
+    async with asyncio.timeout(limit):
+        while True:
+            stats = await outbox.stats()
+            if stats.pending == 0 and stats.in_flight == 0:
+                return
+            await asyncio.sleep(0.02)
 
 
 def client(emulator: Emulator, **options: object) -> RoktClient:

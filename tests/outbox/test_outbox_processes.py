@@ -12,6 +12,7 @@ from rokt_async.outbox import Outbox, SQLiteStore
 from tests.outbox._processes import cli, run_cli, start_worker, stop
 from tests.outbox.conftest import (
     client,
+    drained,
     quantity_confirm,
     reserved_confirm,
     reserved_release,
@@ -19,15 +20,6 @@ from tests.outbox.conftest import (
 
 if TYPE_CHECKING:
     from rokt_async.emulator import Emulator
-
-
-async def settled(outbox: Outbox, limit: float = 30.0) -> None:
-    async with asyncio.timeout(limit):
-        while True:
-            stats = await outbox.stats()
-            if stats.pending == 0 and stats.in_flight == 0:
-                return
-            await asyncio.sleep(0.05)
 
 
 async def test_two_worker_processes_on_one_file_never_send_a_job_twice(
@@ -45,7 +37,7 @@ async def test_two_worker_processes_on_one_file_never_send_a_job_twice(
         start_worker(db_path, emulator, concurrency=8, lease=20.0) for _ in range(2)
     ]
     try:
-        await settled(sqlite_outbox)
+        await drained(sqlite_outbox, limit=30.0)
     finally:
         assert [stop(w) for w in workers] == [0, 0]
     assert (await sqlite_outbox.stats()).done == 120
@@ -86,7 +78,7 @@ def test_operators_see_status_and_list_and_resolve_unknown_jobs(
         job_id = await box.put_confirm(quantity_confirm("c1", "o1"))
         emulator.faults.fail_next("confirm", "504_after")
         async with client(emulator) as rokt, box.worker(rokt, poll_interval=0.02):
-            await settled(box)
+            await drained(box, limit=30.0)
         await box.close()
         return job_id
 

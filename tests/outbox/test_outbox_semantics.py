@@ -15,6 +15,7 @@ from rokt_async import NO_RETRY, CancelRequest, ConfirmItem, ConfirmRequest
 from rokt_async.outbox import Job, JobState, Outbox, SQLiteStore
 from tests.outbox.conftest import (
     client,
+    drained,
     quantity_confirm,
     reserved_confirm,
     reserved_release,
@@ -22,16 +23,6 @@ from tests.outbox.conftest import (
 
 if TYPE_CHECKING:
     from rokt_async.emulator import Emulator
-
-
-async def drained(outbox: Outbox, limit: float = 20.0) -> None:
-    """Wait until nothing is pending or in flight (bounded)."""
-    async with asyncio.timeout(limit):
-        while True:
-            stats = await outbox.stats()
-            if stats.pending == 0 and stats.in_flight == 0:
-                return
-            await asyncio.sleep(0.02)
 
 
 async def test_a_put_twice_is_one_job_and_returns_its_id(outbox: Outbox) -> None:
