@@ -97,24 +97,74 @@ class Job:
         """A job from a store's row, its columns in this class's field order."""
         (job_id, kind, key, cart, body, session_id, resend_safe, *rest) = row
         created_at, state, attempts, next_attempt_at, updated_at, *texts = rest
-        last_error, error_body, reason = texts
         return cls(
-            id=job_id,
-            kind=kind,
-            key=key,
-            cart=cart,
-            body=bytes(body),
-            session_id=session_id,
-            resend_safe=bool(resend_safe),
-            created_at=created_at,
-            state=JobState(state),
-            attempts=attempts,
-            next_attempt_at=next_attempt_at,
-            updated_at=updated_at,
-            last_error=last_error,
-            error_body=error_body,
-            reason=reason,
+            job_id,
+            kind,
+            key,
+            cart,
+            bytes(body),
+            session_id,
+            bool(resend_safe),
+            created_at,
+            _STATES[state],
+            attempts,
+            next_attempt_at,
+            updated_at,
+            *texts,
         )
+
+    def claimed(self, now: float) -> Job:
+        """This pending job as a claim at ``now`` leaves it: in flight, and, when
+        it is safe to resend, with the attempt the claim records counted."""
+        return Job(
+            self.id,
+            self.kind,
+            self.key,
+            self.cart,
+            self.body,
+            self.session_id,
+            self.resend_safe,
+            self.created_at,
+            JobState.IN_FLIGHT,
+            self.attempts + self.resend_safe,
+            self.next_attempt_at,
+            now,
+            self.last_error,
+            self.error_body,
+            self.reason,
+        )
+
+    def settled(
+        self,
+        state: JobState,
+        *,
+        updated_at: float,
+        last_error: str | None,
+        error_body: str | None,
+        reason: str | None,
+    ) -> Job:
+        """This job as a settle into ``state`` leaves it (``last_error`` kept
+        when the settle names none)."""
+        return Job(
+            self.id,
+            self.kind,
+            self.key,
+            self.cart,
+            self.body,
+            self.session_id,
+            self.resend_safe,
+            self.created_at,
+            state,
+            self.attempts,
+            self.next_attempt_at,
+            updated_at,
+            last_error or self.last_error,
+            error_body,
+            reason,
+        )
+
+
+_STATES: Final = {state.value: state for state in JobState}
 
 
 def operation_key(

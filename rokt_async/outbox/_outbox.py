@@ -208,13 +208,6 @@ class Outbox:
     async def close(self) -> None:
         await self.store.close()
 
-    def _settled(self, job: Job | None) -> None:
-        if job is None:
-            return
-        hook = self.hooks.get(job.state)
-        if hook is not None:
-            hook(job)
-
     def _decode(self, job: Job) -> Any:
         return _REQUESTS[job.kind].from_json(job.body)
 

@@ -35,6 +35,7 @@ __all__ = [
     "SEND_TASK",
     "SETTLED",
     "STARTED",
+    "UNCLAIMED",
     "job_from_row",
 ]
 
@@ -120,13 +121,21 @@ LOCK: Final = (
     "SELECT j.status::text, j.worker_id, now() FROM procrastinate_jobs AS j"
     " JOIN rokt_outbox_jobs AS s ON s.job_id = j.id WHERE j.id = %s FOR UPDATE OF j"
 )
+#: A job safe to resend is claimed with its attempt recorded as started.
 MARK_CLAIMED: Final = (
-    "UPDATE rokt_outbox_jobs SET sending = false, worker = %s, lease_until = %s,"
+    "UPDATE rokt_outbox_jobs SET sending = resend_safe,"
+    " attempts = attempts + resend_safe::int, worker = %s, lease_until = %s,"
     " updated_at = %s WHERE job_id = ANY(%s::bigint[])"
 )
+#: Once per lease: a job whose claim recorded the attempt is not counted again.
 STARTED: Final = (
-    "UPDATE rokt_outbox_jobs SET sending = true, attempts = attempts + 1,"
-    " updated_at = %s WHERE job_id = %s"
+    "UPDATE rokt_outbox_jobs SET sending = true,"
+    " attempts = attempts + 1 - sending::int, updated_at = %s WHERE job_id = %s"
+)
+#: A claimed job not sent after all: its claim's attempt taken back.
+UNCLAIMED: Final = (
+    "UPDATE rokt_outbox_jobs SET attempts = attempts - sending::int, sending = false,"
+    " worker = NULL, lease_until = NULL, updated_at = %s WHERE job_id = %s"
 )
 SETTLED: Final = (
     "UPDATE rokt_outbox_jobs SET sending = false, worker = NULL, lease_until = NULL,"

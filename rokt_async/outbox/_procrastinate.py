@@ -48,7 +48,7 @@ from ._pg_tasks import DEFAULT_STALLED_TIMEOUT, add_recovery, send_task
 from ._pg_workers import WorkerRows
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
+    from collections.abc import AsyncIterator, Sequence
 
     from ._jobs import Job, NewJob
 
@@ -263,6 +263,15 @@ class ProcrastinateStore:
             await conn.execute(q.STARTED, (now, job_id))
             return True
 
+    async def unclaim(self, job_ids: Sequence[int], now: float) -> None:
+        async with self._transaction() as conn:
+            for job_id in job_ids:
+                server_now = await self._leased(conn, job_id)
+                self._leases.pop(job_id, None)
+                if server_now is not None:
+                    await self._retry(conn, job_id, server_now)
+                    await conn.execute(q.UNCLAIMED, (now, job_id))
+
     async def settle(
         self,
         job_id: int,
@@ -273,7 +282,7 @@ class ProcrastinateStore:
         last_error: str | None = None,
         error_body: str | None = None,
         reason: str | None = None,
-    ) -> Job | None:
+    ) -> bool:
         if state is JobState.IN_FLIGHT:
             raise ValueError("settle ends a lease: pending, done, failed or unknown")
         async with self._transaction() as conn:
@@ -281,7 +290,7 @@ class ProcrastinateStore:
             self._leases.pop(job_id, None)
             if server_now is None:
                 _log.info("outbox job %s was no longer leased here; left as is", job_id)
-                return await self._get(conn, job_id)
+                return False
             if state is JobState.PENDING:  # the delay, on the server's clock
                 wait = 0.0 if next_attempt_at is None else next_attempt_at - now
                 at = server_now + datetime.timedelta(seconds=max(0.0, wait))
@@ -300,7 +309,7 @@ class ProcrastinateStore:
                     "reason": reason,
                 },
             )
-            return await self._get(conn, job_id)
+            return True
 
     async def recover(self, now: float) -> int:
         await self._ready()

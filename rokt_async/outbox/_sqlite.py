@@ -1,76 +1,32 @@
 """``SQLiteStore``: the embedded store, one file, safe for several processes.
 
-WAL mode (readers never block the writer), ``synchronous=FULL`` (a ``put`` has
-returned only once it is on disk), and ``BEGIN IMMEDIATE`` for every change, so
-claims by processes sharing the file are serialised by SQLite's own lock and no
-job is leased twice. The sqlite3 calls run on one thread of the store's own, off
-the event loop; changes that arrive while one commits are committed together
-(group commit), which is what lets a worker's many settles share one fsync.
+WAL mode (readers never block the writer), ``BEGIN IMMEDIATE`` for every change
+(claims by processes sharing the file are serialised by SQLite's own lock, so
+no job is leased twice), and a change is answered only once the WAL holding it
+is on disk (``_sqlite_commits``: changes run on the event loop's thread, many
+to a transaction, and share one ``fdatasync`` on the store's thread). Reads for
+operators (``get``, ``jobs``, ``counts``) run on that thread.
 """
 
 from __future__ import annotations
 
 import asyncio
 import sqlite3
-import threading
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any, Final, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
+from . import _sqlite_sql as q
 from ._jobs import Job, JobState
+from ._sqlite_commits import LoopCommits
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Sequence
 
     from ._jobs import NewJob
 
 __all__ = ["SQLiteStore"]
 
 T = TypeVar("T")
-
-_SCHEMA: Final = """
-CREATE TABLE IF NOT EXISTS rokt_outbox_jobs (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    kind TEXT NOT NULL,
-    key TEXT NOT NULL UNIQUE,
-    cart TEXT NOT NULL,
-    body BLOB NOT NULL,
-    session_id TEXT,
-    resend_safe INTEGER NOT NULL,
-    created_at REAL NOT NULL,
-    state TEXT NOT NULL,
-    attempts INTEGER NOT NULL DEFAULT 0,
-    next_attempt_at REAL NOT NULL,
-    updated_at REAL NOT NULL,
-    lease_until REAL,
-    worker TEXT,
-    sending INTEGER NOT NULL DEFAULT 0,
-    last_error TEXT,
-    error_body TEXT,
-    reason TEXT
-);
-CREATE INDEX IF NOT EXISTS rokt_outbox_due ON rokt_outbox_jobs (state, next_attempt_at);
-CREATE INDEX IF NOT EXISTS rokt_outbox_cart ON rokt_outbox_jobs (cart, id);
-"""
-_COLUMNS: Final = (
-    "id, kind, key, cart, body, session_id, resend_safe, created_at, state,"
-    " attempts, next_attempt_at, updated_at, last_error, error_body, reason"
-)
-_INSERT: Final = (
-    "INSERT INTO rokt_outbox_jobs (kind, key, cart, body, session_id, resend_safe,"
-    " created_at, state, next_attempt_at, updated_at)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?) ON CONFLICT (key) DO NOTHING"
-)
-#: Due pending jobs that are the oldest unsettled job of their cart.
-_DUE: Final = """
-SELECT j.id FROM rokt_outbox_jobs AS j
-WHERE j.state = 'pending' AND j.next_attempt_at <= ?
-  AND NOT EXISTS (
-    SELECT 1 FROM rokt_outbox_jobs AS k
-    WHERE k.cart = j.cart AND k.id != j.id
-      AND (k.state = 'in_flight' OR (k.id < j.id AND k.state = 'pending')))
-ORDER BY j.next_attempt_at, j.id
-LIMIT ?
-"""
 
 
 class SQLiteStore:
@@ -83,18 +39,11 @@ class SQLiteStore:
 
     def __init__(self, path: str, *, busy_timeout: float = 10.0) -> None:
         self.path = str(path)
-        self._busy_ms = int(busy_timeout * 1000)
+        self.busy_timeout = busy_timeout
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="rokt-outbox")
-        self._db: sqlite3.Connection | None = None
-        self._queue_lock = threading.Lock()
-        self._queue: list[
-            tuple[
-                Callable[[sqlite3.Connection], Any],
-                asyncio.Future[Any],
-                asyncio.AbstractEventLoop,
-            ]
-        ] = []
-        self._flush_scheduled = False
+        self._db: sqlite3.Connection | None = None  # the thread's, for reads
+        self._preparing: asyncio.Future[None] | None = None
+        self._commits: LoopCommits | None = None
         #: The worker name each job was leased to through this store: a settle
         #: or a send start acts only while that lease still stands.
         self._leases: dict[int, str] = {}
@@ -104,61 +53,65 @@ class SQLiteStore:
 
     # --- plumbing -------------------------------------------------------------------
 
-    def _connect(self) -> sqlite3.Connection:
+    def _prepare(self) -> None:
+        """On the store's thread: open the file in WAL mode, make the table."""
+        if self._db is not None:
+            return
         db = sqlite3.connect(
             self.path, isolation_level=None, check_same_thread=False, timeout=30
         )
-        db.execute(f"PRAGMA busy_timeout = {self._busy_ms}")
-        db.execute("PRAGMA journal_mode = WAL")
-        db.execute("PRAGMA synchronous = FULL")
-        _create(db)
-        return db
-
-    def _conn(self) -> sqlite3.Connection:
-        if self._db is None:
-            self._db = self._connect()
-        return self._db
-
-    async def _run(self, work: Callable[[sqlite3.Connection], T]) -> T:
-        """Run ``work`` in a transaction on the store's thread; returns once it
-        is committed. Changes queued while a commit is under way are committed
-        together next (a group commit: one fsync for many puts and settles),
-        each in its own savepoint, so one that fails leaves the others."""
-        loop = asyncio.get_running_loop()
-        done: asyncio.Future[Any] = loop.create_future()
-        with self._queue_lock:
-            self._queue.append((work, done, loop))
-            if not self._flush_scheduled:
-                self._flush_scheduled = True
-                self._executor.submit(self._flush)
-        result: T = await done
-        return result
-
-    def _flush(self) -> None:
-        with self._queue_lock:
-            batch, self._queue = self._queue, []
-            self._flush_scheduled = False
-        outcomes: list[tuple[Any, BaseException | None]] = []
         try:
-            db = self._conn()
+            db.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
+            (mode,) = db.execute("PRAGMA journal_mode = WAL").fetchone()
+            _need_wal(self.path, str(mode))
+            db.execute("PRAGMA synchronous = FULL")  # for its checkpoints
             db.execute("BEGIN IMMEDIATE")
+            q.create(db)
+            db.execute("COMMIT")
+        except BaseException:
+            db.close()
+            raise
+        self._db = db
+
+    def _checkpoint(self) -> None:
+        if self._db is not None:
+            self._db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+
+    async def _ready(self) -> LoopCommits:
+        if self._commits is None:
+            preparing = self._preparing
+            if preparing is None or preparing.get_loop().is_closed():
+                loop = asyncio.get_running_loop()
+                preparing = loop.run_in_executor(self._executor, self._prepare)
+                self._preparing = preparing
             try:
-                for work, _, _ in batch:
-                    db.execute("SAVEPOINT op")
-                    try:
-                        outcomes.append((work(db), None))
-                    except Exception as exc:  # noqa: BLE001 - handed to its caller
-                        db.execute("ROLLBACK TO op")
-                        outcomes.append((None, exc))
-                    db.execute("RELEASE op")
-                db.execute("COMMIT")
-            except BaseException:
-                db.execute("ROLLBACK")
+                await asyncio.shield(preparing)
+            except Exception:
+                if preparing.done():
+                    self._preparing = None  # the next call tries again
                 raise
-        except Exception as exc:  # noqa: BLE001 - the whole batch failed
-            outcomes = [(None, exc)] * len(batch)
-        for (_, done, loop), (value, error) in zip(batch, outcomes, strict=True):
-            loop.call_soon_threadsafe(_resolve, done, value, error)
+            if self._commits is None:
+                self._commits = LoopCommits(
+                    self.path,
+                    busy_timeout=self.busy_timeout,
+                    executor=self._executor,
+                    checkpoint=self._checkpoint,
+                )
+        return self._commits
+
+    async def _change(
+        self, work: Callable[[sqlite3.Connection], T], *, durable: bool = True
+    ) -> T:
+        """``work`` in a transaction; its result once the commit is on disk (or
+        once committed, when not ``durable``)."""
+        return await (await self._ready()).run(work, durable=durable)
+
+    async def _read(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        await self._ready()
+        db = self._db
+        assert db is not None  # noqa: S101 - _ready() opened it
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, work, db)
 
     # --- the Store interface -------------------------------------------------------
 
@@ -166,47 +119,32 @@ class SQLiteStore:
         if connection is not None:
             if not isinstance(connection, sqlite3.Connection):
                 raise TypeError("SQLiteStore takes a sqlite3.Connection as connection")
-            _create(connection)  # inside the caller's transaction: no commit here
-            return _insert(connection, job)
-        return await self._run(lambda db: _insert(db, job))
+            q.create(connection)  # inside the caller's transaction: no commit here
+            return q.insert(connection, job)
+        return await self._change(lambda db: q.insert(db, job))
 
     async def claim(
         self, *, now: float, lease: float, limit: int, worker: str
     ) -> list[Job]:
         def work(db: sqlite3.Connection) -> list[Job]:
-            ids = [row[0] for row in db.execute(_DUE, (now, limit))]
-            if not ids:
-                return []
-            marks = ",".join("?" * len(ids))
-            db.execute(
-                "UPDATE rokt_outbox_jobs SET state = 'in_flight', lease_until = ?,"
-                f" worker = ?, sending = 0, updated_at = ? WHERE id IN ({marks})",
-                (now + lease, worker, now, *ids),
-            )
-            rows = db.execute(
-                f"SELECT {_COLUMNS} FROM rokt_outbox_jobs WHERE id IN ({marks})"
-                " ORDER BY id",
-                ids,
-            )
-            for job_id in ids:
-                self._leases[job_id] = worker
-            return [Job.from_row(row) for row in rows]
+            jobs = q.claim(db, now=now, lease=lease, limit=limit, worker=worker)
+            for job in jobs:
+                self._leases[job.id] = worker
+            return jobs
 
-        return await self._run(work)
+        # A claim need not wait for the disk: lost with the power, its leases
+        # are lost too, and a job safe to resend (whose claim records its
+        # attempt) may be sent again; any other is sent only after ``started``,
+        # which does wait.
+        return await self._change(work, durable=False)
 
     async def started(self, job_id: int, now: float) -> bool:
         worker = self._leases.get(job_id)
-        changed = await self._run(
-            lambda db: (
-                db.execute(
-                    "UPDATE rokt_outbox_jobs SET sending = 1,"
-                    " attempts = attempts + 1, updated_at = ?"
-                    " WHERE id = ? AND state = 'in_flight' AND worker = ?",
-                    (now, job_id, worker),
-                ).rowcount
-            )
-        )
-        return bool(changed)
+        return await self._change(lambda db: q.started(db, job_id, now, worker))
+
+    async def unclaim(self, job_ids: Sequence[int], now: float) -> None:
+        leased = [(i, self._leases.pop(i, None)) for i in job_ids]
+        await self._change(lambda db: q.unclaim(db, leased, now))
 
     async def settle(
         self,
@@ -218,75 +156,51 @@ class SQLiteStore:
         last_error: str | None = None,
         error_body: str | None = None,
         reason: str | None = None,
-    ) -> Job | None:
+    ) -> bool:
         if state is JobState.IN_FLIGHT:
             raise ValueError("settle ends a lease: pending, done, failed or unknown")
         worker = self._leases.pop(job_id, None)
-
-        def work(db: sqlite3.Connection) -> Job | None:
-            db.execute(
-                "UPDATE rokt_outbox_jobs SET state = ?, updated_at = ?,"
-                " next_attempt_at = COALESCE(?, next_attempt_at), lease_until = NULL,"
-                " worker = NULL, sending = 0, last_error = COALESCE(?, last_error),"
-                " error_body = ?, reason = ?"
-                " WHERE id = ? AND state = 'in_flight' AND worker = ?",
-                (
-                    state.value,
-                    now,
-                    next_attempt_at,
-                    last_error,
-                    error_body,
-                    reason,
-                    job_id,
-                    worker,
-                ),
+        return await self._change(
+            lambda db: q.settle(
+                db,
+                job_id,
+                state,
+                worker,
+                now=now,
+                next_attempt_at=next_attempt_at,
+                last_error=last_error,
+                error_body=error_body,
+                reason=reason,
             )
-            return _get(db, job_id)
-
-        return await self._run(work)
+        )
 
     async def recover(self, now: float) -> int:
-        def work(db: sqlite3.Connection) -> int:
-            unknown = db.execute(
-                "UPDATE rokt_outbox_jobs SET state = 'unknown', updated_at = ?,"
-                " lease_until = NULL, worker = NULL, sending = 0, reason = ?"
-                " WHERE state = 'in_flight' AND lease_until < ? AND sending = 1"
-                " AND resend_safe = 0",
-                (now, _LEASE_LOST, now),
-            ).rowcount
-            back = db.execute(
-                "UPDATE rokt_outbox_jobs SET state = 'pending', updated_at = ?,"
-                " next_attempt_at = ?, lease_until = NULL, worker = NULL, sending = 0"
-                " WHERE state = 'in_flight' AND lease_until < ?",
-                (now, now, now),
-            ).rowcount
-            return int(unknown + back)
-
-        return await self._run(work)
+        # Lost with the power, a recovery is simply made again.
+        return await self._change(lambda db: q.recover(db, now), durable=False)
 
     async def get(self, job_id: int) -> Job | None:
-        return await self._run(lambda db: _get(db, job_id))
+        return await self._read(lambda db: q.get(db, job_id))
 
     async def jobs(self, state: JobState | None = None, limit: int = 100) -> list[Job]:
         def work(db: sqlite3.Connection) -> list[Job]:
             if state is None:
                 rows = db.execute(
-                    f"SELECT {_COLUMNS} FROM rokt_outbox_jobs ORDER BY id LIMIT ?",
+                    f"SELECT {q.COLUMNS} FROM rokt_outbox_jobs ORDER BY id LIMIT ?",
                     (limit,),
                 )
             else:
                 rows = db.execute(
-                    f"SELECT {_COLUMNS} FROM rokt_outbox_jobs WHERE state = ?"
+                    f"SELECT {q.COLUMNS} FROM rokt_outbox_jobs WHERE state = ?"
                     " ORDER BY id LIMIT ?",
                     (state.value, limit),
                 )
             return [Job.from_row(row) for row in rows]
 
-        return await self._run(work)
+        return await self._read(work)
 
     async def counts(self) -> tuple[dict[str, int], float | None]:
         def work(db: sqlite3.Connection) -> tuple[dict[str, int], float | None]:
-            counts = {s.value: 0 for s in JobState}
+            counts = {state.value: 0 for state in JobState}
             counts.update(
                 db.execute(
                     "SELECT state, COUNT(*) FROM rokt_outbox_jobs GROUP BY state"
@@ -297,7 +211,7 @@ class SQLiteStore:
             ).fetchone()
             return counts, oldest
 
-        return await self._run(work)
+        return await self._read(work)
 
     async def resend(self, job_id: int, now: float) -> bool:
         def work(db: sqlite3.Connection) -> bool:
@@ -309,7 +223,7 @@ class SQLiteStore:
             ).rowcount
             return bool(changed)
 
-        return await self._run(work)
+        return await self._change(work)
 
     async def drop(self, job_id: int) -> bool:
         def work(db: sqlite3.Connection) -> bool:
@@ -319,9 +233,13 @@ class SQLiteStore:
             ).rowcount
             return bool(changed)
 
-        return await self._run(work)
+        return await self._change(work)
 
     async def close(self) -> None:
+        commits, self._commits = self._commits, None
+        if commits is not None:
+            await commits.close()
+
         def shut() -> None:
             if self._db is not None:
                 self._db.close()
@@ -332,55 +250,9 @@ class SQLiteStore:
         self._executor.shutdown(wait=False)
 
 
-_LEASE_LOST: Final = (
-    "the worker's lease ran out mid-send (the process died or stalled), and"
-    " sending it again could act twice"
-)
-
-
-def _resolve(
-    done: asyncio.Future[Any], value: object, error: BaseException | None
-) -> None:
-    if done.cancelled():  # the caller gave up; the change stands (puts are idempotent)
-        return
-    if error is not None:
-        done.set_exception(error)
-    else:
-        done.set_result(value)
-
-
-def _create(db: sqlite3.Connection) -> None:
-    """The table and indexes, statement by statement (``executescript`` would
-    commit the caller's open transaction first)."""
-    for statement in _SCHEMA.split(";"):
-        if statement.strip():
-            db.execute(statement)
-
-
-def _insert(db: sqlite3.Connection, job: NewJob) -> int:
-    db.execute(
-        _INSERT,
-        (
-            job.kind,
-            job.key,
-            job.cart,
-            job.body,
-            job.session_id,
-            int(job.resend_safe),
-            job.created_at,
-            job.created_at,
-            job.created_at,
-        ),
-    )
-    (job_id,) = db.execute(
-        "SELECT id FROM rokt_outbox_jobs WHERE key = ?", (job.key,)
-    ).fetchone()
-    return int(job_id)
-
-
-def _get(db: sqlite3.Connection, job_id: int) -> Job | None:
-    row = db.execute(
-        f"SELECT {_COLUMNS} FROM rokt_outbox_jobs WHERE id = ?",
-        (job_id,),
-    ).fetchone()
-    return None if row is None else Job.from_row(row)
+def _need_wal(path: str, mode: str) -> None:
+    if mode.lower() != "wal":
+        raise sqlite3.OperationalError(
+            f"SQLiteStore needs WAL mode, and {path!r} stays in {mode!r} mode"
+            " (on a network file system, or not a file?)"
+        )

@@ -11,6 +11,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from ._jobs import Job, JobState, NewJob
 
 __all__ = ["Store"]
@@ -32,12 +34,24 @@ class Store(Protocol):
     ) -> list[Job]:
         """Lease up to ``limit`` due pending jobs, at most one per cart, none of
         a cart that has a job in flight. ``lease`` bounds how long a lease lasts
-        without a settle (a store with worker heartbeats may hold it longer)."""
+        without a settle (a store with worker heartbeats may hold it longer).
+
+        A job that is safe to resend is claimed with its attempt recorded as
+        started (its ``attempts`` counts it): recovery treats it the same
+        whether or not the send began, so it needs no ``started`` of its own.
+        """
         ...
 
     async def started(self, job_id: int, now: float) -> bool:
-        """Record that a send of this leased job is about to start. False when
+        """Record that a send of this leased job is about to start (once per
+        lease: a job whose claim recorded it is not counted again). False when
         the job is no longer leased here (recovery took it back): do not send."""
+        ...
+
+    async def unclaim(self, job_ids: Sequence[int], now: float) -> None:
+        """Leased jobs this worker will not send (it is stopping, or the lease
+        has too little time left): back to ``pending`` at once, the attempt a
+        claim recorded for them taken back. Jobs no longer leased here stay."""
         ...
 
     async def settle(
@@ -50,11 +64,11 @@ class Store(Protocol):
         last_error: str | None = None,
         error_body: str | None = None,
         reason: str | None = None,
-    ) -> Job | None:
+    ) -> bool:
         """End a lease: ``pending`` again (from ``next_attempt_at``, a time on the
         caller's clock; a store may apply it as a delay from ``now``), or
         ``done``, ``failed`` or ``unknown``. Only while the job is still leased
-        here; otherwise nothing changes. Returns the job as it now is."""
+        here: False (and nothing changed) when it no longer was."""
         ...
 
     async def recover(self, now: float) -> int:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import dataclasses
 import logging
 import os
 import random
@@ -22,7 +23,6 @@ from typing import TYPE_CHECKING, Any, Final, Self
 
 from .._errors import (
     APIError,
-    ClientStateError,
     OutcomeUnknownError,
     RequestValidationError,
     ResponseDecodeError,
@@ -70,7 +70,10 @@ class Worker:
         self.lease = lease
         self.poll_interval = poll_interval
         self.name = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
+        #: A task per job started and not yet settled; ``_sending`` of them
+        #: hold a slot (their call has not ended).
         self._running: set[asyncio.Task[None]] = set()
+        self._sending = 0
         #: Claimed and not yet started, each with the time its lease began.
         self._ready: collections.deque[tuple[Job, float]] = collections.deque()
         self._loop_task: asyncio.Task[None] | None = None
@@ -108,10 +111,10 @@ class Worker:
     async def _release_ready(self) -> None:
         """Claimed jobs never started go back to ``pending`` at once (no send
         began, so this is safe for every job)."""
-        store = self.outbox.store
-        while self._ready:
-            job, _ = self._ready.popleft()
-            await store.settle(job.id, JobState.PENDING, now=self.outbox.clock())
+        unsent = [job.id for job, _ in self._ready]
+        self._ready.clear()
+        if unsent:
+            await self.outbox.store.unclaim(unsent, self.outbox.clock())
 
     async def run_until_stopped(self) -> None:
         """For a worker process: drain until ``stop()`` (e.g. on SIGTERM)."""
@@ -144,8 +147,14 @@ class Worker:
                 next_recovery = now + max(1.0, self.lease / 4)
             self._start_ready()
             # Claimed ahead, up to one batch more than the free slots, so a slot
-            # that frees starts its next job without waiting on the store.
-            wanted = 2 * self.concurrency - len(self._running) - len(self._ready)
+            # that frees starts its next job without waiting on the store; and
+            # at most 4 x concurrency leased at once (jobs being settled hold no
+            # slot but still count).
+            ready = len(self._ready)
+            wanted = min(
+                2 * self.concurrency - self._sending - ready,
+                4 * self.concurrency - len(self._running) - ready,
+            )
             claimed: list[Job] = []
             if wanted > 0:
                 claimed = await store.claim(
@@ -164,8 +173,9 @@ class Worker:
     def _start_ready(self) -> None:
         """Start claimed jobs while there are free slots."""
         loop = asyncio.get_running_loop()
-        while self._ready and len(self._running) < self.concurrency:
+        while self._ready and self._sending < self.concurrency:
             job, leased_at = self._ready.popleft()
+            self._sending += 1
             task = loop.create_task(self._send(job, leased_at))
             self._running.add(task)
             task.add_done_callback(self._finished)
@@ -181,6 +191,22 @@ class Worker:
     # --- one job --------------------------------------------------------------------
 
     async def _send(self, job: Job, leased_at: float) -> None:
+        """One job: its send holds one of ``concurrency`` slots, its settle does
+        not (the slot goes to the next job as the call ends)."""
+        try:
+            sent = await self._attempt(job, leased_at)
+        finally:
+            self._sending -= 1
+            if not self._stopping.is_set():
+                self._start_ready()
+        if sent is not None:
+            await self._conclude(*sent)
+
+    async def _attempt(
+        self, job: Job, leased_at: float
+    ) -> tuple[Job, Any, RoktError | None] | None:
+        """Send ``job``: the job as sent, and Rokt's answer or the error; None
+        when it was not sent (and is already settled or given back)."""
         outbox = self.outbox
         store = outbox.store
         try:
@@ -189,47 +215,53 @@ class Worker:
             await self._settle(
                 job, JobState.FAILED, exc, reason="its body is unreadable"
             )
-            return
+            return None
         # The call must end well inside the lease (begun at the claim, maybe a
         # while ago): else another worker could recover and resend it meanwhile.
         most = leased_at + self.lease * 0.8 - outbox.clock()
         if most < min(1.0, self.lease / 4):
-            await store.settle(job.id, JobState.PENDING, now=outbox.clock())
-            return
-        if not await store.started(job.id, outbox.clock()):
-            _log.warning("outbox job %s was taken back before its send", job.id)
-            return
+            await store.unclaim([job.id], outbox.clock())
+            return None
+        if not job.resend_safe:  # a safe job's claim recorded its attempt
+            if not await store.started(job.id, outbox.clock()):
+                _log.warning("outbox job %s was taken back before its send", job.id)
+                return None
+            job = dataclasses.replace(job, attempts=job.attempts + 1)
         self.sent += 1
         try:
-            response = await _call(self.client, job, request, most)
+            return job, await _call(self.client, job, request, most), None
         except asyncio.CancelledError:
             await asyncio.shield(self._stopped_mid_send(job))
             raise
-        except OutcomeUnknownError as exc:
-            if exc.resend_is_safe:
-                await self._later(job, exc)
+        except RoktError as exc:
+            return job, None, exc
+
+    async def _conclude(self, job: Job, response: Any, error: RoktError | None) -> None:
+        """Settle a sent job by what its call ended in."""
+        if isinstance(error, OutcomeUnknownError):
+            if error.resend_is_safe:
+                await self._later(job, error)
             else:
-                await self._settle(job, JobState.UNKNOWN, exc, reason=_UNSAFE)
-        except (APIError, ResponseDecodeError) as exc:
-            if classify(exc) is DEFINITE:
-                await self._settle(job, JobState.FAILED, exc, reason="Rokt refused it")
-            else:
-                await self._later(job, exc)
-        except (ClientStateError, RoktError) as exc:  # never sent, throttled, closed
-            await self._later(job, exc)
-        else:
-            failed = getattr(response, "failed_items", ())
-            if failed:
-                body = response.to_json().decode()
+                await self._settle(job, JobState.UNKNOWN, error, reason=_UNSAFE)
+        elif isinstance(error, APIError | ResponseDecodeError):
+            if classify(error) is DEFINITE:
                 await self._settle(
-                    job,
-                    JobState.FAILED,
-                    None,
-                    reason=f"Rokt refused {len(failed)} of its items",
-                    error_body=body,
+                    job, JobState.FAILED, error, reason="Rokt refused it"
                 )
             else:
-                await self._settle(job, JobState.DONE, None)
+                await self._later(job, error)
+        elif error is not None:  # never sent, throttled, closed
+            await self._later(job, error)
+        elif failed := getattr(response, "failed_items", ()):
+            await self._settle(
+                job,
+                JobState.FAILED,
+                None,
+                reason=f"Rokt refused {len(failed)} of its items",
+                error_body=response.to_json().decode(),
+            )
+        else:
+            await self._settle(job, JobState.DONE, None)
 
     async def _stopped_mid_send(self, job: Job) -> None:
         if job.resend_safe:
@@ -247,7 +279,9 @@ class Worker:
                 job, JobState.FAILED, exc, reason="not delivered within max_age"
             )
             return
-        step = min(outbox.max_delay, outbox.base_delay * 2 ** min(job.attempts, 30))
+        # job.attempts counts this send: the first failure waits base_delay.
+        tries = max(0, job.attempts - 1)
+        step = min(outbox.max_delay, outbox.base_delay * 2 ** min(tries, 30))
         wait = step * (0.5 + random.random() / 2)  # noqa: S311 - jitter
         retry_after = getattr(exc, "retry_after", None)
         if retry_after is not None:
@@ -271,15 +305,28 @@ class Worker:
     ) -> None:
         if error_body is None and isinstance(exc, APIError) and exc.body is not None:
             error_body = exc.body.to_json().decode()
-        settled = await self.outbox.store.settle(
+        outbox = self.outbox
+        now = outbox.clock()
+        last_error = None if exc is None else _describe(exc)
+        settled = await outbox.store.settle(
             job.id,
             state,
-            now=self.outbox.clock(),
-            last_error=None if exc is None else _describe(exc),
+            now=now,
+            last_error=last_error,
             error_body=error_body,
             reason=reason,
         )
-        self.outbox._settled(settled)
+        hook = outbox.hooks.get(state)
+        if settled and hook is not None:  # the job as the store now has it
+            hook(
+                job.settled(
+                    state,
+                    updated_at=now,
+                    last_error=last_error,
+                    error_body=error_body,
+                    reason=reason,
+                )
+            )
 
 
 def _describe(exc: BaseException) -> str:

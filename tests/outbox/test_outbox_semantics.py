@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -194,6 +194,32 @@ async def test_an_expired_lease_is_recovered_by_the_resend_rules(
     }
 
 
+async def test_attempts_count_sends_started_once_per_lease(outbox: Outbox) -> None:
+    """A job safe to resend is claimed with its attempt recorded (recovery
+    treats it alike either way); another is counted by ``started``, once per
+    lease; a claimed job given back unsent has its claim's attempt taken back."""
+    safe = await outbox.put_cancel(CancelRequest(item_reservation_id="r1"))
+    unsafe = await outbox.put_confirm(quantity_confirm("c1", "o1"))
+    store = outbox.store
+    now = outbox.clock()
+    claimed = {
+        j.id: j for j in await store.claim(now=now, lease=60, limit=9, worker="w")
+    }
+    assert (claimed[safe].attempts, claimed[unsafe].attempts) == (1, 0)
+
+    async def attempts() -> dict[int, int]:
+        return {j.id: j.attempts for j in await outbox.jobs()}
+
+    assert await attempts() == {safe: 1, unsafe: 0}
+    assert await store.started(unsafe, now)
+    assert await store.started(unsafe, now)  # the same send: not counted again
+    assert await store.started(safe, now)
+    assert await attempts() == {safe: 1, unsafe: 1}
+    await store.unclaim([safe], now)
+    assert await attempts() == {safe: 0, unsafe: 1}
+    assert (await outbox.job(safe)).state is JobState.PENDING  # type: ignore[union-attr]
+
+
 async def test_claims_give_one_job_per_cart_in_put_order(outbox: Outbox) -> None:
     first = await outbox.put_confirm(quantity_confirm("c1", "o1"))
     second = await outbox.put_confirm(quantity_confirm("c1", "o2"))
@@ -296,6 +322,48 @@ async def test_the_worker_outlives_a_failing_store(
         await box.close()
 
 
+async def confirms_seen(emulator: Emulator, count: int) -> None:
+    """Wait (at most 10 s) until the emulator has seen ``count`` confirms."""
+    async with asyncio.timeout(10):
+        while True:
+            if len(emulator.requests("confirm")) >= count:
+                return
+            await asyncio.sleep(0.01)
+
+
+class HeldSettleStore(SQLiteStore):
+    """A store whose settles wait until the test lets them through."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(path)
+        self.let_through = asyncio.Event()
+
+    async def settle(self, job_id: int, state: JobState, **fields: Any) -> bool:
+        await self.let_through.wait()
+        return await super().settle(job_id, state, **fields)
+
+
+async def test_a_send_slot_is_free_while_its_job_is_settled(
+    db_path: str, emulator: Emulator
+) -> None:
+    """``concurrency`` bounds calls in flight: with one slot and the first
+    job's settle held, the second job is sent anyway."""
+    store = HeldSettleStore(db_path)
+    box = Outbox(store)
+    try:
+        async with client(emulator) as rokt:
+            for n in range(2):
+                await box.put_confirm(await reserved_confirm(rokt, f"c{n}", f"o{n}"))
+            async with box.worker(rokt, concurrency=1, poll_interval=0.02):
+                await confirms_seen(emulator, 2)
+                assert (await box.stats()).in_flight == 2  # neither settled yet
+                store.let_through.set()
+                await drained(box)
+        assert (await box.stats()).done == 2
+    finally:
+        await box.close()
+
+
 async def test_a_resent_job_waits_while_its_cart_has_a_job_in_flight(
     outbox: Outbox,
 ) -> None:
@@ -333,7 +401,8 @@ async def test_a_worker_that_lost_its_lease_neither_sends_nor_settles(
         assert not await slow.started(job_id, now + 7)
         (taken,) = await other.claim(now=now + 8, lease=60, limit=1, worker="next")
         assert taken.id == job_id
-        late = await slow.settle(job_id, JobState.DONE, now=now + 9)
+        assert not await slow.settle(job_id, JobState.DONE, now=now + 9)
+        late = await slow.get(job_id)
         assert late is not None
         assert late.state is JobState.IN_FLIGHT  # still the other worker's
         assert await other.started(job_id, now + 9)

@@ -78,13 +78,14 @@ async def test_a_pending_job_waits_for_its_next_attempt_and_holds_its_cart(
     other = await outbox.put_confirm(quantity_confirm("c2", "o1"))
     now = time.time()
     await pg_store.claim(now=now, lease=60, limit=10, worker="w")
-    waiting = await pg_store.settle(
+    assert await pg_store.settle(
         first,
         JobState.PENDING,
         now=now,
         next_attempt_at=now + 0.5,
         last_error="GatewayTimeoutError: 504",
     )
+    waiting = await pg_store.get(first)
     assert waiting is not None
     assert waiting.state is JobState.PENDING
     assert waiting.next_attempt_at >= now + 0.4
@@ -140,7 +141,8 @@ async def test_a_worker_that_lost_its_lease_can_neither_send_nor_settle(
         (taken,) = await other.claim(now=now + 8, lease=60, limit=1, worker="next")
         assert taken.id == job_id
         assert not await pg_store.started(job_id, now + 9)
-        late = await pg_store.settle(job_id, JobState.DONE, now=now + 9)
+        assert not await pg_store.settle(job_id, JobState.DONE, now=now + 9)
+        late = await pg_store.get(job_id)
         assert late is not None
         assert late.state is JobState.IN_FLIGHT
         await other.settle(job_id, JobState.DONE, now=now + 10)
