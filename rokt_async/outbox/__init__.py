@@ -14,7 +14,7 @@ outages and deploys.
 
 from typing import TYPE_CHECKING, Any
 
-from ._jobs import Job, JobState
+from ._jobs import Job, JobState, NewJob, Settle
 from ._outbox import Outbox, OutboxStats
 from ._sqlite import SQLiteStore
 from ._store import Store
@@ -26,10 +26,12 @@ if TYPE_CHECKING:
 __all__ = [
     "Job",
     "JobState",
+    "NewJob",
     "Outbox",
     "OutboxStats",
     "ProcrastinateStore",
     "SQLiteStore",
+    "Settle",
     "Store",
     "Worker",
 ]

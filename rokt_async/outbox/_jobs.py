@@ -17,6 +17,7 @@ __all__ = [
     "Job",
     "JobState",
     "NewJob",
+    "Settle",
     "operation_key",
 ]
 
@@ -165,6 +166,28 @@ class Job:
 
 
 _STATES: Final = {state.value: state for state in JobState}
+
+
+@dataclass(frozen=True, slots=True)
+class Settle:
+    """The end of one lease, as a worker hands it to ``Store.settle_many``.
+
+    Attributes:
+        job_id: the leased job.
+        state: ``pending`` again (from ``next_attempt_at``), ``done``, ``failed``
+            or ``unknown``.
+        now: when, on the caller's clock.
+        next_attempt_at: for ``pending``: the earliest next claim.
+        last_error, error_body, reason: what the operator reads (see ``Job``).
+    """
+
+    job_id: int
+    state: JobState
+    now: float
+    next_attempt_at: float | None = None
+    last_error: str | None = None
+    error_body: str | None = None
+    reason: str | None = None
 
 
 def operation_key(

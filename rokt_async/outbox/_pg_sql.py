@@ -23,6 +23,7 @@ __all__ = [
     "JOBS",
     "LEASE_LOST",
     "LOCK",
+    "LOCK_MANY",
     "LOCK_PREFIX",
     "MARK_CLAIMED",
     "OLDEST",
@@ -122,6 +123,12 @@ LOCK: Final = (
     " JOIN rokt_outbox_jobs AS s ON s.job_id = j.id WHERE j.id = %s FOR UPDATE OF j"
 )
 #: A job safe to resend is claimed with its attempt recorded as started.
+#: Lock outbox jobs, in id order: each one's status, worker and the server's time.
+LOCK_MANY: Final = (
+    "SELECT j.id, j.status::text, j.worker_id, now() FROM procrastinate_jobs AS j"
+    " JOIN rokt_outbox_jobs AS s ON s.job_id = j.id WHERE j.id = ANY(%s::bigint[])"
+    " ORDER BY j.id FOR UPDATE OF j"
+)
 MARK_CLAIMED: Final = (
     "UPDATE rokt_outbox_jobs SET sending = resend_safe,"
     " attempts = attempts + resend_safe::int, worker = %s, lease_until = %s,"

@@ -30,36 +30,41 @@ per-cart order. The states are procrastinate's statuses plus the side table
   clock as a backstop (a live worker that lost track of a job, say when a settle
   failed). ``started`` is False for a job taken back meanwhile (not to be sent).
 - ``resend``: procrastinate's ``retry_job`` of a failed job.
+- ``watch``: procrastinate's ``listen_for_jobs`` on the outbox queue, so a
+  worker wakes as soon as any process defers a job (polling still finds retries
+  that come due and carts whose earlier job another process settled).
 """
 
 from __future__ import annotations
 
 import contextlib
-import datetime
-import logging
 from typing import TYPE_CHECKING, Any, Final
 
 import psycopg
 from procrastinate import App, PsycopgConnector, sql
 
+from . import _pg_leases as lease_ops
 from . import _pg_sql as q
 from ._jobs import JobState
 from ._pg_tasks import DEFAULT_STALLED_TIMEOUT, add_recovery, send_task
 from ._pg_workers import WorkerRows
+from ._store import SettleOne
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Sequence
+    import datetime
+    from collections.abc import AsyncIterator, Callable, Sequence
 
-    from ._jobs import Job, NewJob
+    from procrastinate.jobs import Notification
+
+    from ._jobs import Job, NewJob, Settle
 
 __all__ = ["ProcrastinateStore", "store_from_url"]
 
-_log: Final = logging.getLogger("rokt_async.outbox")
 _Conn = psycopg.AsyncConnection[Any]
 _GONE: Final = object()
 
 
-class ProcrastinateStore:
+class ProcrastinateStore(SettleOne):
     """The outbox's jobs in PostgreSQL, through a procrastinate ``App``.
 
     Args:
@@ -137,30 +142,6 @@ class ProcrastinateStore:
                 )
             await conn.execute(q.SCHEMA)
         self._has_schema = True
-
-    async def _query(self, conn: _Conn, query: str, **arguments: Any) -> None:
-        """One of procrastinate's own queries, run on our transaction."""
-        await self._connector.execute_query_all_async_with_connection(
-            conn,
-            sql.queries[query],
-            **arguments,
-        )
-
-    async def _retry(self, conn: _Conn, job_id: int, at: datetime.datetime) -> None:
-        await self._query(
-            conn,
-            "retry_job",
-            job_id=job_id,
-            retry_at=at,
-            new_priority=None,
-            new_queue_name=None,
-            new_lock=None,
-        )
-
-    async def _finish(self, conn: _Conn, job_id: int, status: str) -> None:
-        await self._query(
-            conn, "finish_job", job_id=job_id, status=status, delete_job=False
-        )
 
     async def _lock(
         self, conn: _Conn, job_id: int
@@ -269,47 +250,17 @@ class ProcrastinateStore:
                 server_now = await self._leased(conn, job_id)
                 self._leases.pop(job_id, None)
                 if server_now is not None:
-                    await self._retry(conn, job_id, server_now)
+                    await lease_ops.retry(self._connector, conn, job_id, server_now)
                     await conn.execute(q.UNCLAIMED, (now, job_id))
 
-    async def settle(
-        self,
-        job_id: int,
-        state: JobState,
-        *,
-        now: float,
-        next_attempt_at: float | None = None,
-        last_error: str | None = None,
-        error_body: str | None = None,
-        reason: str | None = None,
-    ) -> bool:
-        if state is JobState.IN_FLIGHT:
+    async def settle_many(self, settles: Sequence[Settle]) -> list[bool]:
+        if any(s.state is JobState.IN_FLIGHT for s in settles):
             raise ValueError("settle ends a lease: pending, done, failed or unknown")
+        if not settles:
+            return []
+        expected = {s.job_id: self._leases.pop(s.job_id, None) for s in settles}
         async with self._transaction() as conn:
-            server_now = await self._leased(conn, job_id)
-            self._leases.pop(job_id, None)
-            if server_now is None:
-                _log.info("outbox job %s was no longer leased here; left as is", job_id)
-                return False
-            if state is JobState.PENDING:  # the delay, on the server's clock
-                wait = 0.0 if next_attempt_at is None else next_attempt_at - now
-                at = server_now + datetime.timedelta(seconds=max(0.0, wait))
-                await self._retry(conn, job_id, at)
-            else:
-                done = state is JobState.DONE
-                await self._finish(conn, job_id, "succeeded" if done else "failed")
-            await conn.execute(
-                q.SETTLED,
-                {
-                    "id": job_id,
-                    "now": now,
-                    "unknown": state is JobState.UNKNOWN,
-                    "last_error": last_error,
-                    "error_body": error_body,
-                    "reason": reason,
-                },
-            )
-            return True
+            return await lease_ops.end(self._connector, conn, settles, expected)
 
     async def recover(self, now: float) -> int:
         await self._ready()
@@ -324,29 +275,26 @@ class ProcrastinateStore:
             cur = await conn.execute(
                 q.HELD, {"now": now, "queue": q.QUEUE, "ids": list(dead)}
             )
-            rows = await cur.fetchall()
-            for job_id, worker_id, expired, sending, safe, server_now in rows:
+            for row in await cur.fetchall():
+                job_id, worker_id, expired = row[:3]
                 if not expired and dead.get(job_id, _GONE) != worker_id:
                     continue  # claimed again since procrastinate found it stalled
                 self._leases.pop(job_id, None)
-                unknown = sending and not safe
-                if unknown:
-                    await self._finish(conn, job_id, "failed")
-                else:
-                    await self._retry(conn, job_id, server_now)
-                await conn.execute(
-                    q.SETTLED,
-                    {
-                        "id": job_id,
-                        "now": now,
-                        "unknown": unknown,
-                        "last_error": None,
-                        "error_body": None,
-                        "reason": q.LEASE_LOST if unknown else None,
-                    },
-                )
+                await lease_ops.take_back(self._connector, conn, row, now)
                 recovered += 1
         return recovered
+
+    async def watch(self, wake: Callable[[], None]) -> None:
+        """procrastinate's LISTEN on the outbox queue's channel (its insert
+        trigger NOTIFYs every job deferred, by any process), until cancelled."""
+        await self._ready()
+
+        async def notified(*, channel: str, notification: Notification) -> None:
+            wake()
+
+        await self.app.job_manager.listen_for_jobs(
+            on_notification=notified, queues=[q.QUEUE]
+        )
 
     async def get(self, job_id: int) -> Job | None:
         await self._ready()
@@ -380,7 +328,7 @@ class ProcrastinateStore:
                     "UPDATE procrastinate_jobs SET status = 'failed' WHERE id = %s",
                     (job_id,),
                 )
-            await self._retry(conn, job_id, locked[2])
+            await lease_ops.retry(self._connector, conn, job_id, locked[2])
             await conn.execute(q.RESENT, (now, job_id))
         return True
 

@@ -18,18 +18,19 @@ from typing import TYPE_CHECKING, TypeVar
 from . import _sqlite_sql as q
 from ._jobs import Job, JobState
 from ._sqlite_commits import LoopCommits
+from ._store import SettleOne
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
-    from ._jobs import NewJob
+    from ._jobs import NewJob, Settle
 
 __all__ = ["SQLiteStore"]
 
 T = TypeVar("T")
 
 
-class SQLiteStore:
+class SQLiteStore(SettleOne):
     """Jobs in a SQLite file (created if missing), in WAL mode.
 
     Args:
@@ -146,37 +147,21 @@ class SQLiteStore:
         leased = [(i, self._leases.pop(i, None)) for i in job_ids]
         await self._change(lambda db: q.unclaim(db, leased, now))
 
-    async def settle(
-        self,
-        job_id: int,
-        state: JobState,
-        *,
-        now: float,
-        next_attempt_at: float | None = None,
-        last_error: str | None = None,
-        error_body: str | None = None,
-        reason: str | None = None,
-    ) -> bool:
-        if state is JobState.IN_FLIGHT:
+    async def settle_many(self, settles: Sequence[Settle]) -> list[bool]:
+        if any(s.state is JobState.IN_FLIGHT for s in settles):
             raise ValueError("settle ends a lease: pending, done, failed or unknown")
-        worker = self._leases.pop(job_id, None)
-        return await self._change(
-            lambda db: q.settle(
-                db,
-                job_id,
-                state,
-                worker,
-                now=now,
-                next_attempt_at=next_attempt_at,
-                last_error=last_error,
-                error_body=error_body,
-                reason=reason,
-            )
-        )
+        if not settles:
+            return []
+        leased = [(s, self._leases.pop(s.job_id, None)) for s in settles]
+        return await self._change(lambda db: q.settle_many(db, leased))
 
     async def recover(self, now: float) -> int:
         # Lost with the power, a recovery is simply made again.
         return await self._change(lambda db: q.recover(db, now), durable=False)
+
+    async def watch(self, wake: Callable[[], None]) -> None:
+        """SQLite has no notifications: workers of other processes poll."""
+        return
 
     async def get(self, job_id: int) -> Job | None:
         return await self._read(lambda db: q.get(db, job_id))

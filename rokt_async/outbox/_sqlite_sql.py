@@ -11,7 +11,7 @@ if TYPE_CHECKING:
     import sqlite3
     from collections.abc import Sequence
 
-    from ._jobs import JobState, NewJob
+    from ._jobs import NewJob, Settle
 
 __all__ = [
     "claim",
@@ -19,7 +19,7 @@ __all__ = [
     "get",
     "insert",
     "recover",
-    "settle",
+    "settle_many",
     "started",
     "unclaim",
 ]
@@ -161,33 +161,38 @@ def unclaim(
     db.executemany(_UNCLAIM, [(now, now, job_id, worker) for job_id, worker in leased])
 
 
-def settle(
-    db: sqlite3.Connection,
-    job_id: int,
-    state: JobState,
-    worker: str | None,
-    *,
-    now: float,
-    next_attempt_at: float | None,
-    last_error: str | None,
-    error_body: str | None,
-    reason: str | None,
-) -> bool:
-    """End the lease ``worker`` holds; False when it no longer held it."""
-    changed = db.execute(
+def settle_many(
+    db: sqlite3.Connection, leased: Sequence[tuple[Settle, str | None]]
+) -> list[bool]:
+    """End each lease the given worker still holds (one statement for all);
+    for each, whether it did."""
+    ids = [settle.job_id for settle, _ in leased]
+    held = dict(
+        db.execute(
+            "SELECT id, worker FROM rokt_outbox_jobs WHERE state = 'in_flight'"
+            f" AND id IN ({','.join('?' * len(ids))})",
+            ids,
+        )
+    )
+    still = [w is not None and held.get(s.job_id) == w for s, w in leased]
+    db.executemany(
         _SETTLE,
-        (
-            state.value,
-            now,
-            next_attempt_at,
-            last_error,
-            error_body,
-            reason,
-            job_id,
-            worker,
-        ),
-    ).rowcount
-    return bool(changed)
+        [
+            (
+                s.state.value,
+                s.now,
+                s.next_attempt_at,
+                s.last_error,
+                s.error_body,
+                s.reason,
+                s.job_id,
+                worker,
+            )
+            for (s, worker), ok in zip(leased, still, strict=True)
+            if ok
+        ],
+    )
+    return still
 
 
 def recover(db: sqlite3.Connection, now: float) -> int:

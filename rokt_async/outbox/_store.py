@@ -10,12 +10,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Protocol
 
+from ._jobs import Settle as _Settle
+
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
 
-    from ._jobs import Job, JobState, NewJob
+    from ._jobs import Job, JobState, NewJob, Settle
 
-__all__ = ["Store"]
+__all__ = ["SettleOne", "Store"]
 
 
 class Store(Protocol):
@@ -71,9 +73,21 @@ class Store(Protocol):
         here: False (and nothing changed) when it no longer was."""
         ...
 
+    async def settle_many(self, settles: Sequence[Settle]) -> list[bool]:
+        """``settle`` for each, in one transaction: whether each lease still
+        stood (and so changed). A worker settles the outcomes that gather while
+        its previous batch was being written."""
+        ...
+
     async def recover(self, now: float) -> int:
         """Expired leases (a worker that died): back to ``pending`` if no send
         had started or resending is safe, else ``unknown``. Returns how many."""
+        ...
+
+    async def watch(self, wake: Callable[[], None]) -> None:
+        """Call ``wake`` whenever another process may have put a job, until
+        cancelled. A store that cannot tell returns at once (workers then find
+        such jobs by polling)."""
         ...
 
     async def get(self, job_id: int) -> Job | None: ...
@@ -96,3 +110,27 @@ class Store(Protocol):
         ...
 
     async def close(self) -> None: ...
+
+
+class SettleOne:
+    """``settle`` for a store that implements ``settle_many``."""
+
+    async def settle_many(self, settles: Sequence[Settle]) -> list[bool]:
+        raise NotImplementedError
+
+    async def settle(
+        self,
+        job_id: int,
+        state: JobState,
+        *,
+        now: float,
+        next_attempt_at: float | None = None,
+        last_error: str | None = None,
+        error_body: str | None = None,
+        reason: str | None = None,
+    ) -> bool:
+        settle = _Settle(
+            job_id, state, now, next_attempt_at, last_error, error_body, reason
+        )
+        (settled,) = await self.settle_many([settle])
+        return settled

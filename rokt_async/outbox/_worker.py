@@ -29,7 +29,8 @@ from .._errors import (
     RoktError,
 )
 from .._retry import DEFINITE, classify
-from ._jobs import JobState
+from ._jobs import JobState, Settle
+from ._settles import SettleQueue
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -74,14 +75,18 @@ class Worker:
         #: hold a slot (their call has not ended).
         self._running: set[asyncio.Task[None]] = set()
         self._sending = 0
+        self._settles = SettleQueue(outbox)
         #: Claimed and not yet started, each with the time its lease began.
         self._ready: collections.deque[tuple[Job, float]] = collections.deque()
         self._loop_task: asyncio.Task[None] | None = None
+        self._watch_task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
         self.sent = 0  # sends started by this worker
 
     async def __aenter__(self) -> Self:
-        self._loop_task = asyncio.get_running_loop().create_task(self._drain())
+        loop = asyncio.get_running_loop()
+        self._loop_task = loop.create_task(self._drain())
+        self._watch_task = loop.create_task(self._watch())
         return self
 
     async def __aexit__(
@@ -97,6 +102,9 @@ class Worker:
         rest are cancelled and settled (pending again where resending is safe)."""
         self._stopping.set()
         self.outbox._wake.set()
+        if self._watch_task is not None:
+            self._watch_task.cancel()
+            await asyncio.wait([self._watch_task])
         if self._loop_task is not None:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._loop_task
@@ -107,6 +115,7 @@ class Worker:
                 task.cancel()
             if late:
                 await asyncio.wait(late)
+        await self._settles.drained()
 
     async def _release_ready(self) -> None:
         """Claimed jobs never started go back to ``pending`` at once (no send
@@ -122,6 +131,18 @@ class Worker:
             await self._stopping.wait()
 
     # --- the loop -------------------------------------------------------------------
+
+    async def _watch(self) -> None:
+        """Wake the loop when the store hears of a job put elsewhere; if it
+        cannot listen (or stops), the loop polls every ``poll_interval``."""
+        try:
+            await self.outbox.store.watch(self.outbox._wake.set)
+        except Exception as exc:  # noqa: BLE001 - polling goes on
+            _log.warning(
+                "outbox worker: cannot listen for new jobs (%s); polling every %s s",
+                type(exc).__name__,
+                self.poll_interval,
+            )
 
     async def _drain(self) -> None:
         while not self._stopping.is_set():
@@ -150,10 +171,10 @@ class Worker:
             # that frees starts its next job without waiting on the store; and
             # at most 4 x concurrency leased at once (jobs being settled hold no
             # slot but still count).
-            ready = len(self._ready)
+            leased = self._sending + len(self._ready)
             wanted = min(
-                2 * self.concurrency - self._sending - ready,
-                4 * self.concurrency - len(self._running) - ready,
+                2 * self.concurrency - leased,
+                8 * self.concurrency - leased - self._settles.unsettled,
             )
             claimed: list[Job] = []
             if wanted > 0:
@@ -200,7 +221,7 @@ class Worker:
             if not self._stopping.is_set():
                 self._start_ready()
         if sent is not None:
-            await self._conclude(*sent)
+            self._conclude(*sent)
 
     async def _attempt(
         self, job: Job, leased_at: float
@@ -212,9 +233,7 @@ class Worker:
         try:
             request = outbox._decode(job)
         except RequestValidationError as exc:
-            await self._settle(
-                job, JobState.FAILED, exc, reason="its body is unreadable"
-            )
+            self._settle(job, JobState.FAILED, exc, reason="its body is unreadable")
             return None
         # The call must end well inside the lease (begun at the claim, maybe a
         # while ago): else another worker could recover and resend it meanwhile.
@@ -231,29 +250,27 @@ class Worker:
         try:
             return job, await _call(self.client, job, request, most), None
         except asyncio.CancelledError:
-            await asyncio.shield(self._stopped_mid_send(job))
+            self._stopped_mid_send(job)
             raise
         except RoktError as exc:
             return job, None, exc
 
-    async def _conclude(self, job: Job, response: Any, error: RoktError | None) -> None:
+    def _conclude(self, job: Job, response: Any, error: RoktError | None) -> None:
         """Settle a sent job by what its call ended in."""
         if isinstance(error, OutcomeUnknownError):
             if error.resend_is_safe:
-                await self._later(job, error)
+                self._later(job, error)
             else:
-                await self._settle(job, JobState.UNKNOWN, error, reason=_UNSAFE)
+                self._settle(job, JobState.UNKNOWN, error, reason=_UNSAFE)
         elif isinstance(error, APIError | ResponseDecodeError):
             if classify(error) is DEFINITE:
-                await self._settle(
-                    job, JobState.FAILED, error, reason="Rokt refused it"
-                )
+                self._settle(job, JobState.FAILED, error, reason="Rokt refused it")
             else:
-                await self._later(job, error)
+                self._later(job, error)
         elif error is not None:  # never sent, throttled, closed
-            await self._later(job, error)
+            self._later(job, error)
         elif failed := getattr(response, "failed_items", ()):
-            await self._settle(
+            self._settle(
                 job,
                 JobState.FAILED,
                 None,
@@ -261,21 +278,21 @@ class Worker:
                 error_body=response.to_json().decode(),
             )
         else:
-            await self._settle(job, JobState.DONE, None)
+            self._settle(job, JobState.DONE, None)
 
-    async def _stopped_mid_send(self, job: Job) -> None:
+    def _stopped_mid_send(self, job: Job) -> None:
         if job.resend_safe:
-            await self.outbox.store.settle(
-                job.id, JobState.PENDING, now=self.outbox.clock()
+            self._settles.add(
+                job, Settle(job.id, JobState.PENDING, self.outbox.clock())
             )
         else:
-            await self._settle(job, JobState.UNKNOWN, None, reason=_STOPPED)
+            self._settle(job, JobState.UNKNOWN, None, reason=_STOPPED)
 
-    async def _later(self, job: Job, exc: RoktError) -> None:
+    def _later(self, job: Job, exc: RoktError) -> None:
         outbox = self.outbox
         now = outbox.clock()
         if now - job.created_at >= outbox.max_age:
-            await self._settle(
+            self._settle(
                 job, JobState.FAILED, exc, reason="not delivered within max_age"
             )
             return
@@ -286,15 +303,18 @@ class Worker:
         retry_after = getattr(exc, "retry_after", None)
         if retry_after is not None:
             wait = max(wait, min(retry_after, outbox.max_delay))
-        await outbox.store.settle(
-            job.id,
-            JobState.PENDING,
-            now=now,
-            next_attempt_at=now + wait,
-            last_error=_describe(exc),
+        self._settles.add(
+            job,
+            Settle(
+                job.id,
+                JobState.PENDING,
+                now,
+                next_attempt_at=now + wait,
+                last_error=_describe(exc),
+            ),
         )
 
-    async def _settle(
+    def _settle(
         self,
         job: Job,
         state: JobState,
@@ -303,30 +323,20 @@ class Worker:
         reason: str | None = None,
         error_body: str | None = None,
     ) -> None:
+        """Queue the end of ``job``'s lease in ``state`` (hooks run once written)."""
         if error_body is None and isinstance(exc, APIError) and exc.body is not None:
             error_body = exc.body.to_json().decode()
-        outbox = self.outbox
-        now = outbox.clock()
-        last_error = None if exc is None else _describe(exc)
-        settled = await outbox.store.settle(
-            job.id,
-            state,
-            now=now,
-            last_error=last_error,
-            error_body=error_body,
-            reason=reason,
+        self._settles.add(
+            job,
+            Settle(
+                job.id,
+                state,
+                self.outbox.clock(),
+                last_error=None if exc is None else _describe(exc),
+                error_body=error_body,
+                reason=reason,
+            ),
         )
-        hook = outbox.hooks.get(state)
-        if settled and hook is not None:  # the job as the store now has it
-            hook(
-                job.settled(
-                    state,
-                    updated_at=now,
-                    last_error=last_error,
-                    error_body=error_body,
-                    reason=reason,
-                )
-            )
 
 
 def _describe(exc: BaseException) -> str:

@@ -76,6 +76,15 @@ async def drained(outbox: Outbox, limit: float = 20.0) -> None:
             await asyncio.sleep(0.02)
 
 
+async def confirms_seen(emulator: Emulator, count: int, limit: float = 10.0) -> None:
+    """Wait (bounded by ``limit``) until the emulator has seen ``count`` confirms."""
+    async with asyncio.timeout(limit):
+        while True:
+            if len(emulator.requests("confirm")) >= count:
+                return
+            await asyncio.sleep(0.01)
+
+
 def client(emulator: Emulator, **options: object) -> RoktClient:
     options.setdefault("retry", NO_WAIT_RETRY)
     return RoktClient(

@@ -7,14 +7,15 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pytest
 
 from rokt_async import NO_RETRY, CancelRequest, ConfirmItem, ConfirmRequest
-from rokt_async.outbox import Job, JobState, Outbox, SQLiteStore
+from rokt_async.outbox import Job, JobState, Outbox, Settle, SQLiteStore
 from tests.outbox.conftest import (
     client,
+    confirms_seen,
     drained,
     quantity_confirm,
     reserved_confirm,
@@ -22,6 +23,8 @@ from tests.outbox.conftest import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from rokt_async.emulator import Emulator
 
 
@@ -220,6 +223,39 @@ async def test_attempts_count_sends_started_once_per_lease(outbox: Outbox) -> No
     assert (await outbox.job(safe)).state is JobState.PENDING  # type: ignore[union-attr]
 
 
+async def test_settle_many_ends_the_leases_still_held_and_says_which(
+    outbox: Outbox,
+) -> None:
+    mine = await outbox.put_confirm(quantity_confirm("c1", "o1"))
+    later = await outbox.put_confirm(quantity_confirm("c2", "o1"))
+    never = await outbox.put_confirm(quantity_confirm("c3", "o1"))
+    store = outbox.store
+    now = outbox.clock()
+    claimed = await store.claim(now=now, lease=60, limit=9, worker="w")
+    assert sorted(j.id for j in claimed) == [mine, later, never]
+    await store.unclaim([never], now)  # no longer leased here
+    assert await store.settle_many([]) == []
+    ended = await store.settle_many(
+        [
+            Settle(mine, JobState.DONE, now),
+            Settle(never, JobState.DONE, now),
+            Settle(
+                later, JobState.PENDING, now, next_attempt_at=now, last_error="E: x"
+            ),
+        ]
+    )
+    assert ended == [True, False, True]
+    jobs = {j.id: j for j in await outbox.jobs()}
+    assert {i: j.state for i, j in jobs.items()} == {
+        mine: JobState.DONE,
+        later: JobState.PENDING,
+        never: JobState.PENDING,
+    }
+    assert jobs[later].last_error == "E: x"
+    with pytest.raises(ValueError, match="ends a lease"):
+        await store.settle_many([Settle(mine, JobState.IN_FLIGHT, now)])
+
+
 async def test_claims_give_one_job_per_cart_in_put_order(outbox: Outbox) -> None:
     first = await outbox.put_confirm(quantity_confirm("c1", "o1"))
     second = await outbox.put_confirm(quantity_confirm("c1", "o2"))
@@ -322,25 +358,20 @@ async def test_the_worker_outlives_a_failing_store(
         await box.close()
 
 
-async def confirms_seen(emulator: Emulator, count: int) -> None:
-    """Wait (at most 10 s) until the emulator has seen ``count`` confirms."""
-    async with asyncio.timeout(10):
-        while True:
-            if len(emulator.requests("confirm")) >= count:
-                return
-            await asyncio.sleep(0.01)
-
-
 class HeldSettleStore(SQLiteStore):
     """A store whose settles wait until the test lets them through."""
 
     def __init__(self, path: str) -> None:
         super().__init__(path)
         self.let_through = asyncio.Event()
+        self.batches_waiting = 0
+        self.sizes: list[int] = []
 
-    async def settle(self, job_id: int, state: JobState, **fields: Any) -> bool:
+    async def settle_many(self, settles: Sequence[Settle]) -> list[bool]:
+        self.sizes.append(len(settles))
+        self.batches_waiting += 1
         await self.let_through.wait()
-        return await super().settle(job_id, state, **fields)
+        return await super().settle_many(settles)
 
 
 async def test_a_send_slot_is_free_while_its_job_is_settled(
@@ -360,6 +391,43 @@ async def test_a_send_slot_is_free_while_its_job_is_settled(
                 store.let_through.set()
                 await drained(box)
         assert (await box.stats()).done == 2
+    finally:
+        await box.close()
+
+
+async def test_outcomes_that_gather_meanwhile_are_settled_in_one_batch(
+    db_path: str, emulator: Emulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    """While the first settle is held, the other four sends end: their outcomes
+    go to the store together, and a hook that raises spoils none of the others."""
+    store = HeldSettleStore(db_path)
+    done: list[str] = []
+
+    def on_done(job: Job) -> None:
+        done.append(job.cart)
+        if job.cart == "c0":
+            raise RuntimeError("the partner's hook failed")
+
+    box = Outbox(store, on_done=on_done)
+    try:
+        async with client(emulator) as rokt:
+            for n in range(5):
+                await box.put_confirm(await reserved_confirm(rokt, f"c{n}", f"o{n}"))
+            emulator.faults.set_rate("confirm", "delay", 1.0, max_ms=30)
+            async with box.worker(rokt, concurrency=5, poll_interval=0.02):
+                await confirms_seen(emulator, 5)
+                async with asyncio.timeout(10):
+                    while store.batches_waiting < 1:  # noqa: ASYNC110 - a count
+                        await asyncio.sleep(0.01)
+                await asyncio.sleep(0.2)  # every send has ended by now
+                store.let_through.set()
+                await drained(box)
+        assert sorted(store.sizes) == [1, 4]
+        assert sorted(done) == ["c0", "c1", "c2", "c3", "c4"]
+        assert (await box.stats()).done == 5
+        assert any(
+            "on_done raised RuntimeError" in r.getMessage() for r in caplog.records
+        )
     finally:
         await box.close()
 
