@@ -114,27 +114,6 @@ class Job:
             *texts,
         )
 
-    def claimed(self, now: float) -> Job:
-        """This pending job as a claim at ``now`` leaves it: in flight, and, when
-        it is safe to resend, with the attempt the claim records counted."""
-        return Job(
-            self.id,
-            self.kind,
-            self.key,
-            self.cart,
-            self.body,
-            self.session_id,
-            self.resend_safe,
-            self.created_at,
-            JobState.IN_FLIGHT,
-            self.attempts + self.resend_safe,
-            self.next_attempt_at,
-            now,
-            self.last_error,
-            self.error_body,
-            self.reason,
-        )
-
     def settled(
         self,
         state: JobState,

@@ -32,7 +32,7 @@ per-cart order. The states are procrastinate's statuses plus the side table
 - ``resend``: procrastinate's ``retry_job`` of a failed job.
 - ``watch``: procrastinate's ``listen_for_jobs`` on the outbox queue, so a
   worker wakes as soon as any process defers a job (polling still finds retries
-  that come due and carts whose earlier job another process settled).
+  that come due, and carts whose earlier job another process settled).
 """
 
 from __future__ import annotations

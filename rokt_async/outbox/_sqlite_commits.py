@@ -8,16 +8,19 @@ waiting for the GIL between statements than running them. The connection runs
 with ``synchronous=NORMAL``, so its ``COMMIT`` writes the WAL without waiting on
 the disk; the store's thread then calls ``fdatasync`` on the WAL file (what
 ``synchronous=FULL`` does inside the commit), and only then does a change's
-caller get its answer. Commits made while one sync runs share the next one.
+caller get its answer. Changes queued while one sync runs are committed
+together as it ends, and share the next sync.
 
 Why this is as durable as ``synchronous=FULL``: in WAL mode a commit writes only
-the WAL; a sync of the file flushes every frame written to it before the sync
-began, by any connection or process; a caller (the worker, before it sends)
-acts only on an answer whose sync has finished. Another process may read a
-change before its sync, but it acts only after its own sync, which covers the
-frames it read. Checkpoints (``wal_autocheckpoint`` is off on this connection)
-run on the store's thread, where ``synchronous=FULL`` syncs the WAL before and
-the database after.
+the WAL, and a sync of the file flushes every frame written to it before the
+sync began, by any connection or process. A put, a settle, a "started" is
+answered only after such a sync, so it, and whatever it was based on (another
+process's frames included), is on disk. Claims and lease recoveries need not
+be (``durable=False``, answered at commit): a power loss takes the leases they
+made with them, and a worker sends a job before its "started" is on disk only
+when the job is safe to resend. Checkpoints (``wal_autocheckpoint`` is off on
+this connection) run on the store's thread, where ``synchronous=FULL`` syncs the
+WAL before and the database after.
 
 A change that finds the write lock held by another process (``SQLITE_BUSY``,
 the connection has no busy timeout so the loop never blocks) is tried again
@@ -92,9 +95,9 @@ class LoopCommits:
         self, work: Callable[[sqlite3.Connection], T], *, durable: bool = True
     ) -> T:
         """Run ``work`` in a transaction; its result once the commit is on disk,
-        or, when not ``durable``, as soon as it is committed (for a change that
-        may be lost with the machine's power: a claim, whose lease a crash ends
-        anyway)."""
+        or, when not ``durable``, once it is committed (for a change that may be
+        lost with the machine's power: a claim, whose leases a power loss ends
+        anyway). Changes queued while a sync runs are committed as it ends."""
         loop = asyncio.get_running_loop()
         if self._loop is not loop:
             if self._loop is not None and not self._loop.is_closed():
@@ -105,7 +108,7 @@ class LoopCommits:
             self._loop = loop
         done: asyncio.Future[Any] = loop.create_future()
         self._queued.append((work, done, durable))
-        if not self._scheduled and (self._syncing is None or not durable):
+        if not self._scheduled and self._syncing is None:
             self._scheduled = True
             loop.call_soon(self._commit_queued)
         result: T = await done
@@ -142,11 +145,10 @@ class LoopCommits:
         return self._db
 
     def _commit_queued(self) -> None:
-        """Commit every change queued, in one transaction. A change that must be
-        durable is answered after the next sync that starts once it is
-        committed; while a sync runs, durable changes wait to be committed
-        together as it ends (a change that need not be durable commits at once,
-        taking any queued with it)."""
+        """Commit every change queued, in one transaction. Not while a sync
+        runs: what is queued meanwhile is committed together as it ends. A
+        change that must be durable is answered after the next sync (which
+        starts once it is committed); one that need not be, at once."""
         self._scheduled = False
         if not self._queued:
             return

@@ -138,15 +138,20 @@ def get(db: sqlite3.Connection, job_id: int) -> Job | None:
 def claim(
     db: sqlite3.Connection, *, now: float, lease: float, limit: int, worker: str
 ) -> list[Job]:
-    due = [Job.from_row(row) for row in db.execute(_DUE, (now, limit))]
+    due = db.execute(_DUE, (now, limit)).fetchall()
     if not due:
         return []
-    ids = [job.id for job in due]
-    db.execute(
-        _CLAIM.format(ids=",".join("?" * len(ids))), (now + lease, worker, now, *ids)
-    )
-    # The rows as _CLAIM left them (its attempt counted for a job safe to resend).
-    return sorted((job.claimed(now) for job in due), key=lambda job: job.id)
+    ids = [row[0] for row in due]
+    marks = ",".join("?" * len(ids))
+    db.execute(_CLAIM.format(ids=marks), (now + lease, worker, now, *ids))
+    # Each row as _CLAIM left it: in flight, the attempt of a job safe to resend
+    # counted (in Job's column order: 6 resend_safe, 8 state, 9 attempts).
+    claimed = [
+        Job.from_row((*row[:8], "in_flight", row[9] + row[6], row[10], now, *row[12:]))
+        for row in due
+    ]
+    claimed.sort(key=lambda job: job.id)
+    return claimed
 
 
 def started(

@@ -46,6 +46,8 @@ _UNSAFE: Final = (
     "the call may have taken effect and sending it again could act twice;"
     " check with Rokt, then resend or drop it"
 )
+#: Seconds a stopping worker waits for its listener to end.
+_WATCH_STOP_TIMEOUT: Final = 2.0
 _STOPPED: Final = "the worker stopped mid-send; sending it again could act twice"
 
 
@@ -104,10 +106,10 @@ class Worker:
         self.outbox._wake.set()
         if self._watch_task is not None:
             self._watch_task.cancel()
-            await asyncio.wait([self._watch_task])
+            # Bounded: a stop never waits long on the listener.
+            await asyncio.wait([self._watch_task], timeout=_WATCH_STOP_TIMEOUT)
         if self._loop_task is not None:
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._loop_task
+            await asyncio.wait([self._loop_task])  # (a cancelled stop() is not)
         await self._release_ready()
         if self._running:
             _, late = await asyncio.wait(set(self._running), timeout=self.stop_timeout)
@@ -167,17 +169,19 @@ class Worker:
                 await store.recover(now)
                 next_recovery = now + max(1.0, self.lease / 4)
             self._start_ready()
-            # Claimed ahead, up to one batch more than the free slots, so a slot
-            # that frees starts its next job without waiting on the store; and
-            # at most 4 x concurrency leased at once (jobs being settled hold no
-            # slot but still count).
+            # Up to 2 x concurrency claimed ahead of the sends, so a slot that
+            # frees starts its next job without waiting on the store (a claim
+            # waits for the sync under way); at most 8 x concurrency leased at
+            # once (jobs whose outcome is being written hold no slot but still
+            # count). A claim takes a quarter of the slots' worth at least: each
+            # costs about as much as several jobs.
             leased = self._sending + len(self._ready)
             wanted = min(
-                2 * self.concurrency - leased,
+                3 * self.concurrency - leased,
                 8 * self.concurrency - leased - self._settles.unsettled,
             )
             claimed: list[Job] = []
-            if wanted > 0:
+            if wanted >= max(1, self.concurrency // 4):
                 claimed = await store.claim(
                     now=now, lease=self.lease, limit=wanted, worker=self.name
                 )
@@ -187,6 +191,8 @@ class Worker:
                 await asyncio.sleep(0)  # there may be more: look again at once
                 continue
             outbox._wake.clear()
+            if self._stopping.is_set():  # stop() woke us before the clear
+                return
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(self.poll_interval):
                     await outbox._wake.wait()

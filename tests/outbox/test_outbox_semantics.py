@@ -358,6 +358,43 @@ async def test_the_worker_outlives_a_failing_store(
         await box.close()
 
 
+class HeldClaimStore(SQLiteStore):
+    """A store whose claims wait until the test lets them through."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(path)
+        self.claiming = asyncio.Event()
+        self.let_through = asyncio.Event()
+
+    async def claim(
+        self, *, now: float, lease: float, limit: int, worker: str
+    ) -> list[Job]:
+        self.claiming.set()
+        await self.let_through.wait()
+        return await super().claim(now=now, lease=lease, limit=limit, worker=worker)
+
+
+async def test_a_stop_during_a_claim_does_not_wait_out_the_poll_interval(
+    db_path: str, emulator: Emulator
+) -> None:
+    """stop() while the worker's loop is in a claim: the loop sees the stop as
+    the claim ends, instead of sleeping its 60 s poll interval first."""
+    store = HeldClaimStore(db_path)
+    box = Outbox(store)
+    try:
+        async with client(emulator) as rokt:
+            worker = box.worker(rokt, poll_interval=60.0)
+            await worker.__aenter__()
+            await store.claiming.wait()
+            stopping = asyncio.ensure_future(worker.stop())
+            await asyncio.sleep(0.05)
+            store.let_through.set()
+            done, _ = await asyncio.wait([stopping], timeout=10)
+            assert stopping in done  # not after the 60 s poll interval
+    finally:
+        await box.close()
+
+
 class HeldSettleStore(SQLiteStore):
     """A store whose settles wait until the test lets them through."""
 
