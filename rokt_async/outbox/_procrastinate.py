@@ -48,7 +48,7 @@ from . import _pg_sql as q
 from ._jobs import JobState
 from ._pg_tasks import DEFAULT_STALLED_TIMEOUT, add_recovery, send_task
 from ._pg_workers import WorkerRows
-from ._store import SettleOne
+from ._store import Store
 
 if TYPE_CHECKING:
     import datetime
@@ -64,7 +64,7 @@ _Conn = psycopg.AsyncConnection[Any]
 _GONE: Final = object()
 
 
-class ProcrastinateStore(SettleOne):
+class ProcrastinateStore(Store):
     """The outbox's jobs in PostgreSQL, through a procrastinate ``App``.
 
     Args:

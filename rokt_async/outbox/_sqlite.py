@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, TypeVar
 from . import _sqlite_sql as q
 from ._jobs import Job, JobState
 from ._sqlite_commits import LoopCommits
-from ._store import SettleOne
+from ._store import Store
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -30,7 +30,7 @@ __all__ = ["SQLiteStore"]
 T = TypeVar("T")
 
 
-class SQLiteStore(SettleOne):
+class SQLiteStore(Store):
     """Jobs in a SQLite file (created if missing), in WAL mode.
 
     Args:

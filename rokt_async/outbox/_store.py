@@ -17,11 +17,12 @@ if TYPE_CHECKING:
 
     from ._jobs import Job, JobState, NewJob, Settle
 
-__all__ = ["SettleOne", "Store"]
+__all__ = ["Store"]
 
 
 class Store(Protocol):
-    """Where jobs live. Every method is one transaction."""
+    """Where jobs live. Every method is one transaction. Both stores subclass it
+    (for ``settle``); another store may simply match it."""
 
     async def put(self, job: NewJob, connection: object | None = None) -> int:
         """Add a pending job, or return the id of the job with the same key.
@@ -70,8 +71,13 @@ class Store(Protocol):
         """End a lease: ``pending`` again (from ``next_attempt_at``, a time on the
         caller's clock; a store may apply it as a delay from ``now``), or
         ``done``, ``failed`` or ``unknown``. Only while the job is still leased
-        here: False (and nothing changed) when it no longer was."""
-        ...
+        here: False (and nothing changed) when it no longer was. A store that
+        subclasses ``Store`` gets this from its ``settle_many``."""
+        settle = _Settle(
+            job_id, state, now, next_attempt_at, last_error, error_body, reason
+        )
+        (settled,) = await self.settle_many([settle])
+        return settled
 
     async def settle_many(self, settles: Sequence[Settle]) -> list[bool]:
         """``settle`` for each, in one transaction: whether each lease still
@@ -110,27 +116,3 @@ class Store(Protocol):
         ...
 
     async def close(self) -> None: ...
-
-
-class SettleOne:
-    """``settle`` for a store that implements ``settle_many``."""
-
-    async def settle_many(self, settles: Sequence[Settle]) -> list[bool]:
-        raise NotImplementedError
-
-    async def settle(
-        self,
-        job_id: int,
-        state: JobState,
-        *,
-        now: float,
-        next_attempt_at: float | None = None,
-        last_error: str | None = None,
-        error_body: str | None = None,
-        reason: str | None = None,
-    ) -> bool:
-        settle = _Settle(
-            job_id, state, now, next_attempt_at, last_error, error_body, reason
-        )
-        (settled,) = await self.settle_many([settle])
-        return settled

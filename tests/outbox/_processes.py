@@ -14,32 +14,29 @@ if TYPE_CHECKING:
 STARTED = b"outbox worker started"
 
 
+def url_cli(url: str, *args: str) -> list[str]:
+    """``rokt-async outbox --store URL ARGS`` in this interpreter."""
+    return [sys.executable, "-m", "rokt_async", "outbox", "--store", url, *args]
+
+
 def cli(db_path: str, *args: str) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "rokt_async",
-        "outbox",
-        "--store",
-        f"sqlite:///{db_path}",
-        *args,
-    ]
+    return url_cli(f"sqlite:///{db_path}", *args)
 
 
-def start_worker(
-    db_path: str, emulator: Emulator, *, concurrency: int = 16, lease: float = 1.0
+def spawn_worker(
+    url: str, emulator: Emulator, *, concurrency: int, lease: float
 ) -> subprocess.Popen[bytes]:
-    """A worker process on ``db_path`` whose client reaches ``emulator``; returns
-    once it says it started (bounded)."""
+    """A worker process on the store at ``url`` whose client reaches ``emulator``
+    (credentials from the environment); not yet known to have started."""
     env = {
         **os.environ,
         "ROKT_API_KEY": emulator.api_key,
         "ROKT_TAG_ID": emulator.tag_id,
         "ROKT_BASE_URL": emulator.url,
     }
-    process = subprocess.Popen(  # noqa: S603 - this interpreter, our own module
-        cli(
-            db_path,
+    return subprocess.Popen(  # noqa: S603 - this interpreter, our own module
+        url_cli(
+            url,
             "work",
             "--concurrency",
             str(concurrency),
@@ -54,11 +51,27 @@ def start_worker(
         stderr=subprocess.PIPE,
         stdout=subprocess.DEVNULL,
     )
+
+
+def wait_started(process: subprocess.Popen[bytes]) -> None:
+    """Return once the worker says it started (bounded: it prints or exits)."""
     assert process.stderr is not None
-    line = process.stderr.readline()  # bounded: the process prints or exits
+    line = process.stderr.readline()
     if STARTED not in line:
         process.kill()
+        process.communicate()
         raise AssertionError(f"worker did not start: {line!r}")
+
+
+def start_worker(
+    db_path: str, emulator: Emulator, *, concurrency: int = 16, lease: float = 1.0
+) -> subprocess.Popen[bytes]:
+    """A worker process on ``db_path`` whose client reaches ``emulator``; returns
+    once it says it started (bounded)."""
+    process = spawn_worker(
+        f"sqlite:///{db_path}", emulator, concurrency=concurrency, lease=lease
+    )
+    wait_started(process)
     return process
 
 

@@ -358,20 +358,41 @@ async def test_the_worker_outlives_a_failing_store(
         await box.close()
 
 
-class HeldClaimStore(SQLiteStore):
-    """A store whose claims wait until the test lets them through."""
+async def waiting(store: HeldStore) -> None:
+    """Wait (at most 10 s) until something is held in ``store``."""
+    async with asyncio.timeout(10):
+        while True:
+            if store.waiting:
+                return
+            await asyncio.sleep(0.01)
 
-    def __init__(self, path: str) -> None:
+
+class HeldStore(SQLiteStore):
+    """A store whose claims (``hold="claim"``) or settles (``hold="settle"``)
+    wait until the test lets them through."""
+
+    def __init__(self, path: str, hold: str) -> None:
         super().__init__(path)
-        self.claiming = asyncio.Event()
+        self.hold = hold
         self.let_through = asyncio.Event()
+        self.waiting = 0  # claims or settle batches that reached the store
+        self.sizes: list[int] = []  # jobs per settle batch
+
+    async def _held(self, what: str) -> None:
+        if self.hold == what:
+            self.waiting += 1
+            await self.let_through.wait()
 
     async def claim(
         self, *, now: float, lease: float, limit: int, worker: str
     ) -> list[Job]:
-        self.claiming.set()
-        await self.let_through.wait()
+        await self._held("claim")
         return await super().claim(now=now, lease=lease, limit=limit, worker=worker)
+
+    async def settle_many(self, settles: Sequence[Settle]) -> list[bool]:
+        self.sizes.append(len(settles))
+        await self._held("settle")
+        return await super().settle_many(settles)
 
 
 async def test_a_stop_during_a_claim_does_not_wait_out_the_poll_interval(
@@ -379,13 +400,13 @@ async def test_a_stop_during_a_claim_does_not_wait_out_the_poll_interval(
 ) -> None:
     """stop() while the worker's loop is in a claim: the loop sees the stop as
     the claim ends, instead of sleeping its 60 s poll interval first."""
-    store = HeldClaimStore(db_path)
+    store = HeldStore(db_path, hold="claim")
     box = Outbox(store)
     try:
         async with client(emulator) as rokt:
             worker = box.worker(rokt, poll_interval=60.0)
             await worker.__aenter__()
-            await store.claiming.wait()
+            await waiting(store)
             stopping = asyncio.ensure_future(worker.stop())
             await asyncio.sleep(0.05)
             store.let_through.set()
@@ -395,28 +416,12 @@ async def test_a_stop_during_a_claim_does_not_wait_out_the_poll_interval(
         await box.close()
 
 
-class HeldSettleStore(SQLiteStore):
-    """A store whose settles wait until the test lets them through."""
-
-    def __init__(self, path: str) -> None:
-        super().__init__(path)
-        self.let_through = asyncio.Event()
-        self.batches_waiting = 0
-        self.sizes: list[int] = []
-
-    async def settle_many(self, settles: Sequence[Settle]) -> list[bool]:
-        self.sizes.append(len(settles))
-        self.batches_waiting += 1
-        await self.let_through.wait()
-        return await super().settle_many(settles)
-
-
 async def test_a_send_slot_is_free_while_its_job_is_settled(
     db_path: str, emulator: Emulator
 ) -> None:
     """``concurrency`` bounds calls in flight: with one slot and the first
     job's settle held, the second job is sent anyway."""
-    store = HeldSettleStore(db_path)
+    store = HeldStore(db_path, hold="settle")
     box = Outbox(store)
     try:
         async with client(emulator) as rokt:
@@ -437,7 +442,7 @@ async def test_outcomes_that_gather_meanwhile_are_settled_in_one_batch(
 ) -> None:
     """While the first settle is held, the other four sends end: their outcomes
     go to the store together, and a hook that raises spoils none of the others."""
-    store = HeldSettleStore(db_path)
+    store = HeldStore(db_path, hold="settle")
     done: list[str] = []
 
     def on_done(job: Job) -> None:
@@ -453,9 +458,7 @@ async def test_outcomes_that_gather_meanwhile_are_settled_in_one_batch(
             emulator.faults.set_rate("confirm", "delay", 1.0, max_ms=30)
             async with box.worker(rokt, concurrency=5, poll_interval=0.02):
                 await confirms_seen(emulator, 5)
-                async with asyncio.timeout(10):
-                    while store.batches_waiting < 1:  # noqa: ASYNC110 - a count
-                        await asyncio.sleep(0.01)
+                await waiting(store)
                 await asyncio.sleep(0.2)  # every send has ended by now
                 store.let_through.set()
                 await drained(box)

@@ -1,29 +1,25 @@
 """Outbox worker processes on PostgreSQL, ``rokt-async outbox --store
 postgresql://... work``, and a record of which process claimed which job.
 
-``tests/outbox/_processes.py`` builds ``sqlite:///`` URLs only; these are its
-counterparts for a ``postgresql://`` store URL made from a test's DSN.
+``tests/outbox/_processes.py`` starts the processes; this adds the
+``postgresql://`` URL of a test's DSN, a stop that reads the worker's last line,
+and what the database recorded.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import re
 import subprocess
-import sys
 from typing import TYPE_CHECKING
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
-from tests.outbox._processes import STARTED
-
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
-    from rokt_async.emulator import Emulator
 
 #: The last line ``rokt-async outbox work`` writes: how many sends it started.
 _STOPPED = re.compile(rb"outbox worker stopped after (\d+) sends")
@@ -61,50 +57,6 @@ def store_url(dsn: str) -> str:
         f"postgresql://{parts['user']}@{parts['host']}:{parts['port']}"
         f"/{parts['dbname']}"
     )
-
-
-def cli(url: str, *args: str) -> list[str]:
-    return [sys.executable, "-m", "rokt_async", "outbox", "--store", url, *args]
-
-
-def spawn_worker(
-    url: str, emulator: Emulator, *, concurrency: int, lease: float
-) -> subprocess.Popen[bytes]:
-    """A worker process on the store at ``url`` whose client reaches ``emulator``
-    (credentials from the environment); not yet known to have started."""
-    env = {
-        **os.environ,
-        "ROKT_API_KEY": emulator.api_key,
-        "ROKT_TAG_ID": emulator.tag_id,
-        "ROKT_BASE_URL": emulator.url,
-    }
-    return subprocess.Popen(  # noqa: S603 - this interpreter, our own module
-        cli(
-            url,
-            "work",
-            "--concurrency",
-            str(concurrency),
-            "--lease",
-            str(lease),
-            "--poll-interval",
-            "0.05",
-            "--stop-timeout",
-            "5",
-        ),
-        env=env,
-        stderr=subprocess.PIPE,
-        stdout=subprocess.DEVNULL,
-    )
-
-
-def wait_started(process: subprocess.Popen[bytes]) -> None:
-    """Return once the worker says it started (bounded: it prints or exits)."""
-    assert process.stderr is not None
-    line = process.stderr.readline()
-    if STARTED not in line:
-        process.kill()
-        process.communicate()
-        raise AssertionError(f"worker did not start: {line!r}")
 
 
 def stop(process: subprocess.Popen[bytes], limit: float = 15.0) -> tuple[int, int]:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import psycopg
 
 from rokt_async.outbox import Outbox
+from tests.outbox._processes import spawn_worker, wait_started
 from tests.outbox.conftest import (
     client,
     drained,
@@ -20,11 +21,9 @@ from tests.outbox.pg._pg_processes import (
     claims,
     claims_recorded,
     kill,
-    spawn_worker,
     started_per_job,
     stop,
     store_url,
-    wait_started,
     workers_registered,
 )
 
