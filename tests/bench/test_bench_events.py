@@ -16,6 +16,7 @@ from rokt_async.bench._target import FaultRate
 from rokt_async.bench._verdict import unexplained_events
 from rokt_async.emulator import Emulator, Ledger
 from rokt_async.emulator._ledger import EventTally
+from tests.bench._configs import run_config
 
 V1 = "/v1/events"
 V2 = "/v2/events"
@@ -264,23 +265,7 @@ def test_unprocessed_events_are_explained_only_by_the_unprocessed_fault() -> Non
 
 
 def _config(events: str = "oauth") -> RunConfig:
-    return RunConfig(
-        target="embedded emulator",
-        base_url="http://127.0.0.1:1234",
-        flows=100,
-        duration=None,
-        time_limit=300.0,
-        warmup=20,
-        warmup_seconds=0.0,
-        concurrency=8,
-        processes=1,
-        mix={"confirm": 1.0, "release": 0.0},
-        faults=[],
-        loop="asyncio",
-        seed=1,
-        events=events,
-        account_id="12345",
-    )
+    return run_config(events=events)
 
 
 def _result(events: EventCounts) -> WorkerResult:

@@ -23,7 +23,7 @@ from rokt_async.bench._outbox_report import (
     OutboxReport,
 )
 from rokt_async.bench._outbox_store import outbox_secrets, shown_url
-from rokt_async.bench._report import RunConfig, build_report
+from rokt_async.bench._report import build_report
 from rokt_async.bench._stats import (
     FlowCounts,
     LatencyHistogram,
@@ -33,6 +33,7 @@ from rokt_async.bench._stats import (
 from rokt_async.bench._summary import format_summary
 from rokt_async.emulator import Emulator, Ledger, StockLine
 from rokt_async.outbox import JobState, Outbox, SQLiteStore
+from tests.bench._configs import run_config
 
 if TYPE_CHECKING:
     from rokt_async.outbox import Job
@@ -355,24 +356,8 @@ def _outbox(**jobs: int) -> OutboxReport:
 
 
 def _run(outbox: OutboxReport) -> str:
-    config = RunConfig(
-        target="embedded emulator",
-        base_url="http://127.0.0.1:1234",
-        flows=10,
-        duration=None,
-        time_limit=300.0,
-        warmup=0,
-        warmup_seconds=0.0,
-        concurrency=8,
-        processes=1,
-        mix={"confirm": 1.0, "release": 0.0},
-        faults=[],
-        loop="asyncio",
-        seed=1,
-        events="off",
-        account_id="12345",
-        outbox="sqlite",
-        outbox_confirms=50,
+    config = run_config(
+        flows=10, warmup=0, events="off", outbox="sqlite", outbox_confirms=50
     )
     stock = {"parking": StockLine(initial=10, available=9, held=0, confirmed=1)}
     after = Ledger.build(

@@ -12,7 +12,6 @@ from rokt_async.bench._report import (
     SCHEMA,
     SCHEMA_VERSION,
     BenchReport,
-    RunConfig,
     build_report,
     to_json,
 )
@@ -26,6 +25,7 @@ from rokt_async.bench._stats import (
 from rokt_async.bench._summary import format_summary
 from rokt_async.bench._target import FaultRate, redact
 from rokt_async.emulator import Ledger, StockLine
+from tests.bench._configs import run_config
 
 _CONSERVED = {"parking": StockLine(initial=10, available=7, held=1, confirmed=2)}
 
@@ -164,22 +164,11 @@ def _report(
         errors={"confirm": {"OutcomeUnknownError": 1}},
         retries_by_cause={"GatewayTimeoutError": 10},
     )
-    config = RunConfig(
-        target="embedded emulator",
-        base_url="http://127.0.0.1:1234",
-        flows=100,
-        duration=None,
-        time_limit=300.0,
-        warmup=20,
-        warmup_seconds=0.0,
+    config = run_config(
         concurrency=64,
-        processes=1,
         mix={"confirm": 0.8, "release": 0.2},
         faults=["504_before=0.02"],
-        loop="asyncio",
-        seed=1,
         events="off",
-        account_id="12345",
     )
     after = _ledger({"confirm c1/parking": 1 if passed else 2})
     check = check_ledger(_ledger({}), after, _tally(2, 1))
